@@ -1,0 +1,49 @@
+"""The ``shallownet`` command line: ``main(argv) -> exit status``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+
+from shallownet import __version__
+from shallownet.cli import data as data_cmd
+from shallownet.errors import ShallownetError
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="shallownet",
+        description="The linear-networks and MLP chapters of Dive into Deep Learning, "
+        "as one-command experiments.",
+    )
+    parser.add_argument("--version", action="version", version=f"shallownet {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    data_cmd.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the process exit status (0 success, 1 error, 2 usage)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.formatwarning = _format_warning
+            return args.handler(args)
+    except ShallownetError as exc:
+        print(f"shallownet: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("shallownet: interrupted.", file=sys.stderr)
+        return 130
+
+
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    return f"shallownet: warning: {message}\n"

@@ -1,0 +1,134 @@
+"""Minibatches from tensors that already live in memory, on the target device.
+
+Instead of a ``DataLoader`` that converts one example at a time, the whole
+dataset is a few tensors; an epoch draws one random permutation and gathers
+each batch with a single indexing operation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import TensorDataset
+
+from shallownet.errors import UsageError
+
+__all__ = ["ArrayLoader", "load_array", "data_iter"]
+
+
+class ArrayLoader:
+    """Iterate over minibatches of equally long tensors.
+
+    Every epoch (each call of ``iter``) visits each example exactly once. When
+    shuffling, epoch ``e`` uses the permutation drawn from a generator seeded
+    with ``(seed, e)``: the same seed gives the same batches, and the order
+    differs from one epoch to the next.
+
+    Parameters
+    ----------
+    *tensors : Tensor
+        Tensors with the same first dimension ``n`` (e.g. ``X`` and ``y``).
+    batch_size : int
+        Examples per batch.
+    shuffle : bool, default True
+        Draw a new random order every epoch.
+    drop_last : bool, default False
+        Drop the last batch when it has fewer than ``batch_size`` examples.
+    seed : int, default 0
+        Seed of the shuffling generator.
+    device : str or torch.device, optional
+        Move the tensors there once, up front.
+
+    Examples
+    --------
+    >>> X, y = torch.randn(10, 3), torch.arange(10)
+    >>> [len(xb) for xb, yb in ArrayLoader(X, y, batch_size=4)]
+    [4, 4, 2]
+    """
+
+    def __init__(
+        self,
+        *tensors: torch.Tensor,
+        batch_size: int,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        seed: int = 0,
+        device: str | torch.device | None = None,
+    ) -> None:
+        if not tensors:
+            raise UsageError("ArrayLoader needs at least one tensor.")
+        n = len(tensors[0])
+        if any(len(t) != n for t in tensors):
+            sizes = ", ".join(str(len(t)) for t in tensors)
+            raise UsageError(f"ArrayLoader tensors differ in length ({sizes}); they must match.")
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise UsageError(f"batch_size must be a positive integer, not {batch_size!r}.")
+        self.tensors = tuple(t.to(device) if device is not None else t for t in tensors)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.seed = seed
+        self.epoch = 0
+
+    @property
+    def num_examples(self) -> int:
+        """Examples in the dataset (``n``)."""
+        return len(self.tensors[0])
+
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        n, b = self.num_examples, self.batch_size
+        return n // b if self.drop_last else math.ceil(n / b)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next iteration use the order of ``epoch`` (e.g. when resuming)."""
+        self.epoch = epoch
+
+    def order(self, epoch: int) -> torch.Tensor | None:
+        """The permutation of epoch ``epoch`` (None when not shuffling)."""
+        if not self.shuffle:
+            return None
+        state = np.random.SeedSequence([self.seed % 2**64, epoch]).generate_state(1, np.uint64)
+        g = torch.Generator().manual_seed(int(state[0]) >> 1)
+        return torch.randperm(self.num_examples, generator=g).to(self.tensors[0].device)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        perm = self.order(self.epoch)
+        self.epoch += 1
+        n, b = self.num_examples, self.batch_size
+        stop = n - n % b if self.drop_last else n
+        for start in range(0, stop, b):
+            if perm is None:
+                yield tuple(t[start : start + b] for t in self.tensors)
+            else:
+                idx = perm[start : start + b]
+                yield tuple(t[idx] for t in self.tensors)
+
+    def as_dataset(self) -> TensorDataset:
+        """The same tensors as a ``torch.utils.data.Dataset``, to feed a ``DataLoader``."""
+        return TensorDataset(*self.tensors)
+
+
+def load_array(
+    data_arrays: tuple[torch.Tensor, ...], batch_size: int, is_train: bool = True, *, seed: int = 0
+) -> ArrayLoader:
+    """The book's ``load_array``: batches of ``data_arrays``, shuffled when ``is_train``."""
+    return ArrayLoader(*data_arrays, batch_size=batch_size, shuffle=is_train, seed=seed)
+
+
+def data_iter(
+    batch_size: int, features: torch.Tensor, labels: torch.Tensor, *, seed: int | None = None
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The book's from-scratch ``data_iter``: one shuffled pass of ``(X, y)`` minibatches."""
+    g = torch.Generator()
+    if seed is None:
+        g.seed()
+    else:
+        g.manual_seed(seed)
+    indices = torch.randperm(len(features), generator=g)
+    for i in range(0, len(features), batch_size):
+        batch = indices[i : i + batch_size]
+        yield features[batch], labels[batch]

@@ -1,0 +1,254 @@
+"""Where a dataset's files are looked for, in order, and how they are fetched.
+
+1. an explicit directory (``data_dir=`` / ``--data-dir``, else ``$SHALLOWNET_DATA``):
+   used or refused, never silently skipped;
+2. the user cache (``$SHALLOWNET_CACHE``, else ``$XDG_CACHE_HOME/shallownet``,
+   else ``~/.cache/shallownet``), one sub-directory per dataset;
+3. system copies (``/usr/share/datasets/<name>``, e.g. Debian's
+   ``dataset-fashion-mnist`` package);
+4. a checksum-verified download into the explicit directory or the cache.
+
+In each directory a file is found as ``NAME.gz`` or ``NAME``, directly or in a
+sub-directory named for the dataset (``fashion-mnist/``, or another tool's
+layout such as ``FashionMNIST/raw/``).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from shallownet.data.catalog import ImageDatasetSpec, get_spec
+from shallownet.data.download import download
+from shallownet.data.idx import read_idx_verified
+from shallownet.errors import ChecksumError, DataError, DatasetNotFoundError
+
+__all__ = [
+    "RawImageData",
+    "user_cache_dir",
+    "explicit_data_dir",
+    "find_files",
+    "locate_dataset",
+    "fetch_dataset",
+]
+
+DATA_ENV = "SHALLOWNET_DATA"
+CACHE_ENV = "SHALLOWNET_CACHE"
+
+
+@dataclass(frozen=True)
+class RawImageData:
+    """A dataset's four arrays as stored (uint8 images, integer labels) and where they came from."""
+
+    spec: ImageDatasetSpec
+    train_images: np.ndarray  # (N, H, W) uint8
+    train_labels: np.ndarray  # (N,)
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    directory: Path
+    source: str  # "explicit", "cache", "system" or "download"
+    verified: bool  # every file's decompressed MD5 matched the spec
+
+
+def user_cache_dir() -> Path:
+    """The per-user cache directory of shallownet."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "shallownet"
+
+
+def explicit_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
+    """The directory the user named: ``data_dir`` if given, else ``$SHALLOWNET_DATA``, else None."""
+    if data_dir is not None:
+        return Path(data_dir).expanduser()
+    env = os.environ.get(DATA_ENV)
+    return Path(env).expanduser() if env else None
+
+
+def _subdirs(spec: ImageDatasetSpec, directory: Path) -> list[Path]:
+    return [directory / spec.name, *(directory / a for a in spec.aliases), directory]
+
+
+def find_files(spec: ImageDatasetSpec, directory: Path) -> dict[str, Path] | None:
+    """Paths of all four files in one candidate directory of ``directory``, or None."""
+    for sub in _subdirs(spec, directory):
+        found = {}
+        for key, f in spec.files.items():
+            for candidate in (sub / f"{f.name}.gz", sub / f.name):
+                if candidate.is_file():
+                    found[key] = candidate
+                    break
+        if len(found) == len(spec.files):
+            return found
+    return None
+
+
+def _read_all(spec: ImageDatasetSpec, files: dict[str, Path], verify: bool) -> dict[str, np.ndarray]:
+    arrays = {}
+    for key, path in files.items():
+        content = read_idx_verified(path)
+        expected = spec.files[key].md5
+        if verify and content.md5 != expected:
+            raise ChecksumError(
+                f"{path} does not match the published {spec.title} data: the MD5 of its "
+                f"decompressed bytes is {content.md5}, expected {expected}. The file is "
+                "corrupt or a different version: delete it and run "
+                f"`shallownet data fetch {spec.name}`."
+            )
+        arrays[key] = content.array
+    _check_shapes(spec, files, arrays)
+    return arrays
+
+
+def _check_shapes(spec: ImageDatasetSpec, files: dict[str, Path], arrays: dict[str, np.ndarray]):
+    for split in ("train", "test"):
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        where = files[f"{split}_images"]
+        if images.ndim != 3:
+            raise DataError(f"{where} holds an array of shape {images.shape}; images must be "
+                            "(N, height, width).")
+        if labels.ndim != 1 or len(labels) != len(images):
+            raise DataError(
+                f"{files[f'{split}_labels']} holds labels of shape {labels.shape} for "
+                f"{len(images)} images in {where}; they must be ({len(images)},)."
+            )
+        if labels.size and (labels.min() < 0 or labels.max() >= len(spec.classes)):
+            raise DataError(
+                f"{files[f'{split}_labels']} has labels outside 0..{len(spec.classes) - 1}."
+            )
+
+
+def locate_dataset(
+    name: str | ImageDatasetSpec,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    download_missing: bool = True,
+    mirrors: Sequence[str] | None = None,
+    verify: bool = True,
+    progress: bool | None = None,
+) -> RawImageData:
+    """Find (or fetch) a dataset in the documented order and read its four files.
+
+    Parameters
+    ----------
+    name : str or ImageDatasetSpec
+        ``"fashion-mnist"``, ``"mnist"``, or a spec (e.g. with other mirrors or checksums).
+    data_dir : path-like, optional
+        Explicit directory; ``$SHALLOWNET_DATA`` is used when not given.
+    download_missing : bool, default True
+        Download when no usable copy is found.
+    mirrors : sequence of str, optional
+        Base URLs to download from instead of the spec's.
+    verify : bool, default True
+        Require each file's decompressed MD5 to match the spec.
+
+    Raises
+    ------
+    DatasetNotFoundError
+        No copy anywhere and downloading is off; the message names every place
+        looked in and the ways to provide the data.
+    ChecksumError, IDXFormatError, DataError
+        A file in the explicit directory is corrupt (never silently skipped).
+    DownloadError
+        Every mirror failed.
+    """
+    spec = get_spec(name)
+    explicit = explicit_data_dir(data_dir)
+    looked: list[str] = []
+
+    if explicit is not None:
+        if explicit.exists() and not explicit.is_dir():
+            raise DataError(f"the data directory {explicit} is a file, not a directory.")
+        files = find_files(spec, explicit) if explicit.is_dir() else None
+        if files is not None:
+            return _raw(spec, files, "explicit", verify)
+        if not download_missing:
+            raise DatasetNotFoundError(_not_found_message(spec, [str(explicit)], explicit=True))
+        return _download_into(spec, explicit / spec.name, mirrors, verify, progress)
+
+    cache = user_cache_dir() / spec.name
+    files = find_files(spec, cache)
+    looked.append(f"{cache} (user cache)")
+    if files is not None:
+        try:
+            return _raw(spec, files, "cache", verify)
+        except DataError as exc:
+            warnings.warn(f"ignoring a bad copy in the cache: {exc}", stacklevel=2)
+    for system_dir in spec.system_dirs:
+        looked.append(f"{system_dir} (system copy)")
+        files = find_files(spec, Path(system_dir))
+        if files is not None:
+            try:
+                return _raw(spec, files, "system", verify)
+            except DataError as exc:
+                warnings.warn(f"ignoring a bad system copy: {exc}", stacklevel=2)
+    if not download_missing:
+        raise DatasetNotFoundError(_not_found_message(spec, looked, explicit=False))
+    return _download_into(spec, cache, mirrors, verify, progress)
+
+
+def fetch_dataset(
+    name: str | ImageDatasetSpec,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    mirrors: Sequence[str] | None = None,
+    force: bool = False,
+    progress: bool | None = None,
+) -> RawImageData:
+    """Make sure a verified copy exists in ``data_dir`` (or the cache), downloading what is missing.
+
+    With ``force``, files already there are downloaded again.
+    """
+    spec = get_spec(name)
+    explicit = explicit_data_dir(data_dir)
+    target = (explicit / spec.name) if explicit is not None else user_cache_dir() / spec.name
+    if explicit is not None and explicit.exists() and not explicit.is_dir():
+        raise DataError(f"the data directory {explicit} is a file, not a directory.")
+    if not force:
+        files = find_files(spec, explicit if explicit is not None else target)
+        if files is not None:
+            return _raw(spec, files, "explicit" if explicit is not None else "cache", True)
+    return _download_into(spec, target, mirrors, True, progress, force=force)
+
+
+def _raw(spec, files, source, verify) -> RawImageData:
+    arrays = _read_all(spec, files, verify)
+    return RawImageData(
+        spec=spec, directory=files["train_images"].parent, source=source, verified=verify, **arrays
+    )
+
+
+def _download_into(spec, directory: Path, mirrors, verify, progress, force=False) -> RawImageData:
+    bases = list(mirrors) if mirrors is not None else list(spec.mirrors)
+    files = {}
+    for key, f in spec.files.items():
+        dest = directory / f"{f.name}.gz"
+        if force or not dest.is_file():
+            urls = [base.rstrip("/") + "/" + f"{f.name}.gz" for base in bases]
+            download(urls, dest, md5=f.md5 if verify else None, progress=progress)
+        files[key] = dest
+    return _raw(spec, files, "download", verify)
+
+
+def _not_found_message(spec: ImageDatasetSpec, looked: list[str], *, explicit: bool) -> str:
+    places = "\n  ".join(looked)
+    names = ", ".join(f"{f.name}.gz" for f in spec.files.values())
+    ways = [
+        f"run `shallownet data fetch {spec.name}` to download it into the user cache",
+        f"put the files ({names}) in a directory and pass --data-dir DIR "
+        f"(or set {DATA_ENV}=DIR)",
+    ]
+    if spec.debian_package:
+        ways.append(f"on Debian/Ubuntu, `apt-get install {spec.debian_package}`")
+    where = "the directory you named" if explicit else "any of these places"
+    steps = "\n  ".join(f"{i}. {w}" for i, w in enumerate(ways, 1))
+    return (
+        f"{spec.title} was not found in {where}:\n  {places}\n"
+        f"Provide it in one of these ways:\n  {steps}"
+    )

@@ -1,0 +1,290 @@
+"""Numeric CSV datasets: feature columns and one target column (the last by default).
+
+The header is detected (a first row with a non-numeric cell), every cell
+must be a finite number, and every row must have the same number of fields;
+anything else is a :class:`~shallownet.errors.CSVFormatError` naming the line.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from shallownet.errors import CSVFormatError, UsageError
+
+__all__ = [
+    "TabularData",
+    "TabularSplit",
+    "Standardizer",
+    "read_csv_dataset",
+    "train_test_split",
+    "load_csv",
+]
+
+#: At most this many distinct integer targets make an "auto" task a classification.
+MAX_AUTO_CLASSES = 20
+
+
+@dataclass(frozen=True)
+class TabularData:
+    """A CSV dataset as tensors.
+
+    Attributes
+    ----------
+    features : Tensor of shape (n, d), float32
+    targets : Tensor of shape (n,) int64 (classification) or (n, 1) float32 (regression)
+    task : {"classification", "regression"}
+    feature_names : tuple of str
+    target_name : str
+    classes : tuple of str, or None
+        For classification, the original target value of each class index.
+    """
+
+    features: torch.Tensor
+    targets: torch.Tensor
+    task: str
+    feature_names: tuple[str, ...]
+    target_name: str
+    classes: tuple[str, ...] | None
+    path: Path | None = None
+    has_header: bool = False
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+
+class Standardizer:
+    """Feature standardisation ``(x - mean_) / std_``, fitted on training data only.
+
+    Columns with zero spread keep ``std_ = 1`` so they map to zero, not to nan.
+    """
+
+    def fit(self, X: torch.Tensor) -> Standardizer:
+        """Compute per-column ``mean_`` and ``std_`` (population std) of ``X`` (n, d)."""
+        if len(X) == 0:
+            raise UsageError("cannot fit a Standardizer on zero examples.")
+        self.mean_ = X.mean(dim=0)
+        std = X.std(dim=0, correction=0)
+        self.std_ = torch.where(std > 0, std, torch.ones_like(std))
+        return self
+
+    def transform(self, X: torch.Tensor) -> torch.Tensor:
+        """``(X - mean_) / std_``."""
+        if not hasattr(self, "mean_"):
+            raise UsageError("Standardizer.transform called before fit.")
+        return (X - self.mean_) / self.std_
+
+    def fit_transform(self, X: torch.Tensor) -> torch.Tensor:
+        """``fit(X)`` then ``transform(X)``."""
+        return self.fit(X).transform(X)
+
+
+@dataclass(frozen=True)
+class TabularSplit:
+    """Train and test parts of a :class:`TabularData`, and the standardiser fitted on train."""
+
+    train: TabularData
+    test: TabularData
+    scaler: Standardizer | None
+
+
+def _parse_cell(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def read_csv_dataset(
+    path: str | os.PathLike,
+    *,
+    label_column: int | str = -1,
+    task: str = "auto",
+    header: bool | str = "auto",
+    delimiter: str | None = None,
+) -> TabularData:
+    """Read a numeric CSV file into features and targets.
+
+    Parameters
+    ----------
+    path : path-like
+    label_column : int or str, default -1
+        Index (negative counts from the end) or header name of the target column.
+    task : {"auto", "classification", "regression"}, default "auto"
+        ``auto`` picks classification when every target is an integer and
+        there are at most 20 distinct values, regression otherwise.
+    header : bool or "auto", default "auto"
+        ``auto``: the first row is a header when one of its cells is not a number.
+    delimiter : str, optional
+        Field separator; sniffed among ``,;\\t`` and space when None.
+
+    Returns
+    -------
+    TabularData
+
+    Raises
+    ------
+    CSVFormatError
+        Empty file, no data rows, ragged rows, non-numeric or empty cells
+        (the message names the line and column).
+    """
+    path = Path(path)
+    if task not in ("auto", "classification", "regression"):
+        raise UsageError(f"task must be auto, classification or regression, not {task!r}.")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CSVFormatError(f"{path} is not UTF-8 text (byte {exc.start}); is it a CSV file?")
+    except OSError as exc:
+        raise CSVFormatError(f"cannot read CSV file {path}: {exc.strerror or exc}.") from exc
+    lines = text.splitlines()
+    numbered = [(i, line) for i, line in enumerate(lines, 1) if line.strip()]
+    if not numbered:
+        raise CSVFormatError(f"{path} is empty: a CSV dataset needs at least one row of numbers.")
+    if delimiter is None:
+        delimiter = _sniff_delimiter(numbered[0][1])
+    rows = [
+        (lineno, [cell.strip() for cell in fields])
+        for (lineno, _), fields in zip(
+            numbered, csv.reader([line for _, line in numbered], delimiter=delimiter)
+        )
+    ]
+    if delimiter == " ":
+        rows = [(n, [c for c in cells if c]) for n, cells in rows]
+
+    first_line, first = rows[0]
+    has_header = header is True or (
+        header == "auto" and any(_parse_cell(c) is None for c in first)
+    )
+    width = len(first)
+    names = tuple(first) if has_header else tuple(f"x{i}" for i in range(width))
+    data_rows = rows[1:] if has_header else rows
+    if not data_rows:
+        raise CSVFormatError(f"{path} has a header (line {first_line}) but no data rows.")
+    if width < 2:
+        raise CSVFormatError(
+            f"{path} has {width} column per row (line {first_line}); a dataset needs at "
+            "least one feature column and one target column. Is the delimiter "
+            f"{delimiter!r} right?"
+        )
+
+    values = np.empty((len(data_rows), width), dtype=np.float64)
+    for r, (lineno, cells) in enumerate(data_rows):
+        if len(cells) != width:
+            raise CSVFormatError(
+                f"{path}, line {lineno}: {len(cells)} fields, expected {width} "
+                f"(as on line {first_line}). Every row needs the same number of columns."
+            )
+        for c, cell in enumerate(cells):
+            value = _parse_cell(cell)
+            if value is None:
+                what = "an empty cell" if cell == "" else f"{cell!r} is not a finite number"
+                raise CSVFormatError(
+                    f"{path}, line {lineno}, column {c + 1} ({names[c]}): {what}. "
+                    "Every cell must be numeric; remove or fill that value."
+                )
+            values[r, c] = value
+
+    target_index = _column_index(label_column, names, has_header, path)
+    y = values[:, target_index]
+    X = np.delete(values, target_index, axis=1)
+    feature_names = tuple(n for i, n in enumerate(names) if i != target_index)
+    if task == "auto":
+        integral = bool(np.all(y == np.round(y)))
+        task = (
+            "classification"
+            if integral and len(np.unique(y)) <= MAX_AUTO_CLASSES
+            else "regression"
+        )
+    if task == "classification":
+        if not np.all(y == np.round(y)):
+            raise CSVFormatError(
+                f"{path}: target column {names[target_index]!r} has non-integer values; "
+                "use task='regression' or integer class labels."
+            )
+        uniques, codes = np.unique(y, return_inverse=True)
+        targets = torch.from_numpy(codes.astype(np.int64).reshape(-1))
+        classes = tuple(str(int(v)) for v in uniques)
+    else:
+        targets = torch.from_numpy(y.astype(np.float32).reshape(-1, 1))
+        classes = None
+    return TabularData(
+        features=torch.from_numpy(X.astype(np.float32)),
+        targets=targets,
+        task=task,
+        feature_names=feature_names,
+        target_name=names[target_index],
+        classes=classes,
+        path=path,
+        has_header=has_header,
+    )
+
+
+def _sniff_delimiter(line: str) -> str:
+    for candidate in (",", ";", "\t"):
+        if candidate in line:
+            return candidate
+    return " " if " " in line.strip() else ","
+
+
+def _column_index(label_column: int | str, names, has_header: bool, path: Path) -> int:
+    width = len(names)
+    if isinstance(label_column, str):
+        if not has_header:
+            raise UsageError(f"{path} has no header, so the label column must be an index.")
+        if label_column not in names:
+            raise UsageError(f"{path} has no column {label_column!r}; columns: {', '.join(names)}.")
+        return names.index(label_column)
+    if not -width <= label_column < width:
+        raise UsageError(f"label column {label_column} is out of range for {width} columns.")
+    return label_column % width
+
+
+def _subset(data: TabularData, index: torch.Tensor, features: torch.Tensor) -> TabularData:
+    return TabularData(
+        features=features, targets=data.targets[index], task=data.task,
+        feature_names=data.feature_names, target_name=data.target_name,
+        classes=data.classes, path=data.path, has_header=data.has_header,
+    )
+
+
+def train_test_split(
+    data: TabularData, *, test_fraction: float = 0.2, seed: int = 0, standardize: bool = False
+) -> TabularSplit:
+    """Shuffle with ``seed`` and split; standardise with statistics of the training part only."""
+    if not 0 < test_fraction < 1:
+        raise UsageError(f"test_fraction must be between 0 and 1, not {test_fraction}.")
+    n = len(data)
+    n_test = max(1, round(n * test_fraction))
+    if n - n_test < 1:
+        raise UsageError(f"{n} examples are too few to split into train and test.")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    test_idx, train_idx = perm[:n_test], perm[n_test:]
+    train_x, test_x = data.features[train_idx], data.features[test_idx]
+    scaler = None
+    if standardize:
+        scaler = Standardizer().fit(train_x)
+        train_x, test_x = scaler.transform(train_x), scaler.transform(test_x)
+    return TabularSplit(
+        train=_subset(data, train_idx, train_x), test=_subset(data, test_idx, test_x), scaler=scaler
+    )
+
+
+def load_csv(
+    path: str | os.PathLike,
+    *,
+    test_fraction: float = 0.2,
+    standardize: bool = True,
+    seed: int = 0,
+    **read_kwargs,
+) -> TabularSplit:
+    """:func:`read_csv_dataset` then :func:`train_test_split` (standardised by default)."""
+    data = read_csv_dataset(path, **read_kwargs)
+    return train_test_split(data, test_fraction=test_fraction, seed=seed, standardize=standardize)
