@@ -71,6 +71,7 @@ def tiny_dataset(tmp_path):
 #: Real-data tests: skipped on a machine without the Debian package, but never in CI,
 #: which installs it (a missing copy there must fail, not pass silently).
 requires_real_data = pytest.mark.skipif(
-    not (SYSTEM_FASHION_MNIST / "train-images-idx3-ubyte.gz").is_file() and not os.environ.get("CI"),
+    not (SYSTEM_FASHION_MNIST / "train-images-idx3-ubyte.gz").is_file()
+    and not os.environ.get("CI"),
     reason="real Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)",
 )

@@ -115,11 +115,11 @@ def _image_info(raw) -> dict:
         x = getattr(data, f"{split}_images")
         shape = "x".join(str(s) for s in x.shape[1:])
         lines.append(f"  {split:<11} {len(x):,} images of {shape}, float32 in [{lo:.3f}, {hi:.3f}]")
-    width = max(len(c) for c in spec.classes)
-    lines.append(f"  examples per class {'':<{max(0, width - 14)}}  train    test")
+    width = max(16, *(len(c) for c in spec.classes))
+    lines.append(f"  {'examples per class':<{width + 2}} {'train':>7} {'test':>7}")
     for i, label in enumerate(spec.classes):
         lines.append(
-            f"    {label:<{width}}  {per_class['train'][i]:>7,} {per_class['test'][i]:>7,}"
+            f"    {label:<{width}} {per_class['train'][i]:>7,} {per_class['test'][i]:>7,}"
         )
     return {
         "_lines": lines,
@@ -159,7 +159,7 @@ def _csv_info(path: Path) -> dict:
     if data.classes is not None:
         counts = torch.bincount(data.targets, minlength=len(data.classes)).tolist()
         lines.append("  examples per class")
-        lines += [f"    {c:<10} {n:>7,}" for c, n in zip(data.classes, counts)]
+        lines += [f"    {c:<10} {n:>7,}" for c, n in zip(data.classes, counts, strict=True)]
         report["classes"] = list(data.classes)
         report["per_class"] = counts
     else:

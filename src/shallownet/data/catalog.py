@@ -51,7 +51,7 @@ class ImageDatasetSpec:
 
     @property
     def files(self) -> dict[str, IDXFileSpec]:
-        """The four files keyed ``train_images``, ``train_labels``, ``test_images``, ``test_labels``."""
+        """The four files, keyed train_images, train_labels, test_images, test_labels."""
         return {
             "train_images": self.train_images,
             "train_labels": self.train_labels,
@@ -97,7 +97,7 @@ CATALOG: dict[str, ImageDatasetSpec] = {spec.name: spec for spec in (FASHION_MNI
 
 
 def get_spec(name: str | ImageDatasetSpec) -> ImageDatasetSpec:
-    """The spec of a dataset by name (case and ``_``/``-`` insensitive), or a spec passed through."""
+    """The spec of a dataset by name (case and ``_``/``-`` insensitive); a spec passes through."""
     if isinstance(name, ImageDatasetSpec):
         return name
     key = name.strip().lower().replace("_", "-")

@@ -129,7 +129,9 @@ def _read_stream(stream, path: Path, compressed: bool, max_bytes: int, file_size
     dims_raw = _read_exact(stream, 4 * rank)
     digest.update(dims_raw)
     if len(dims_raw) < 4 * rank:
-        raise IDXFormatError(f"{path} is truncated inside its header ({rank} dimensions announced).")
+        raise IDXFormatError(
+            f"{path} is truncated inside its header ({rank} dimensions announced)."
+        )
     dims = tuple(int.from_bytes(dims_raw[i : i + 4], "big") for i in range(0, 4 * rank, 4))
     dtype = IDX_DTYPES[code]
     expected = math.prod(dims) * dtype.itemsize

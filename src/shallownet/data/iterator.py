@@ -105,7 +105,7 @@ class ArrayLoader:
                 yield tuple(t[start : start + b] for t in self.tensors)
             else:
                 idx = perm[start : start + b]
-                yield tuple(t[idx] for t in self.tensors)
+                yield tuple(t.index_select(0, idx) for t in self.tensors)
 
     def as_dataset(self) -> TensorDataset:
         """The same tensors as a ``torch.utils.data.Dataset``, to feed a ``DataLoader``."""

@@ -89,7 +89,7 @@ def find_files(spec: ImageDatasetSpec, directory: Path) -> dict[str, Path] | Non
     return None
 
 
-def _read_all(spec: ImageDatasetSpec, files: dict[str, Path], verify: bool) -> dict[str, np.ndarray]:
+def _read_all(spec: ImageDatasetSpec, files: dict[str, Path], verify: bool) -> dict:
     arrays = {}
     for key, path in files.items():
         content = read_idx_verified(path)

@@ -141,7 +141,9 @@ def read_csv_dataset(
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CSVFormatError(f"{path} is not UTF-8 text (byte {exc.start}); is it a CSV file?")
+        raise CSVFormatError(
+            f"{path} is not UTF-8 text (byte {exc.start}); is it a CSV file?"
+        ) from exc
     except OSError as exc:
         raise CSVFormatError(f"cannot read CSV file {path}: {exc.strerror or exc}.") from exc
     lines = text.splitlines()
@@ -153,7 +155,8 @@ def read_csv_dataset(
     rows = [
         (lineno, [cell.strip() for cell in fields])
         for (lineno, _), fields in zip(
-            numbered, csv.reader([line for _, line in numbered], delimiter=delimiter)
+            numbered, csv.reader([line for _, line in numbered], delimiter=delimiter),
+            strict=True,
         )
     ]
     if delimiter == " ":

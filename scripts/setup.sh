@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Set up shallownet in ./.venv: PyTorch, the package, and the Fashion-MNIST data.
+#
+#   bash scripts/setup.sh          # runtime only
+#   bash scripts/setup.sh --dev    # plus the test tools (pytest, hypothesis, ruff)
+#
+# Safe to run again: each step is skipped when already done.
+# Environment: PYTHON (interpreter for the venv, default python3),
+#              VENV (default .venv), TORCH_SPEC (what to install when the local
+#              CPU build torch==2.13.0 is not available, default "torch>=2.2").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras=""
+for arg in "$@"; do
+  case "$arg" in
+    --dev) extras="[dev]" ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown option $arg (use --dev or --help)" >&2; exit 2 ;;
+  esac
+done
+
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+say() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
+
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating virtual environment $VENV"
+  "$PYTHON" -m venv "$VENV" || {
+    echo "setup.sh: '$PYTHON -m venv' failed; on Debian/Ubuntu: apt-get install python3-venv" >&2
+    exit 1
+  }
+fi
+pip=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
+
+# 1. PyTorch: the pinned CPU build where it lies on this machine, else what suits it.
+if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
+  if "${pip[@]}" install --no-index torch==2.13.0 2>/dev/null; then
+    say "installed torch 2.13.0 (local CPU build)"
+  else
+    say "installing ${TORCH_SPEC:-torch>=2.2} from the package index"
+    "${pip[@]}" install "${TORCH_SPEC:-torch>=2.2}"
+  fi
+fi
+
+# 2. The package (editable), with the test tools when --dev.
+say "installing shallownet$extras"
+"${pip[@]}" install -e ".$extras"
+
+# 3. Fashion-MNIST: Debian's package when apt and root are there, else a verified download.
+if "$VENV/bin/shallownet" data info fashion-mnist >/dev/null 2>&1; then
+  say "Fashion-MNIST already present"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+     && { apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 \
+          || { apt-get update -qq >/dev/null 2>&1 \
+               && apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1; }; }; then
+  say "installed Fashion-MNIST from Debian's dataset-fashion-mnist"
+else
+  say "downloading Fashion-MNIST into the user cache"
+  "$VENV/bin/shallownet" data fetch fashion-mnist
+fi
+say "done"
