@@ -184,7 +184,7 @@ MALFORMED = {
     "trailing-bytes-gz": ("a.gz", _gz(idx_bytes(0x08, (3, 4), PAYLOAD_12 + b"junk")), "longer than"),
     "dims-mismatch": ("a", idx_bytes(0x0B, (5, 5), PAYLOAD_12), "truncated"),
     "dims-mismatch-small": ("a", idx_bytes(0x0B, (2, 2), PAYLOAD_12), "longer than"),
-    "dims-mismatch-gz": ("a.gz", _gz(idx_bytes(0x0D, (2, 2), PAYLOAD_12)), "longer than"),
+    "dims-mismatch-gz": ("a.gz", _gz(idx_bytes(0x0D, (1, 2), PAYLOAD_12)), "longer than"),
     "empty": ("a", b"", "empty"),
     "empty-named-gz": ("a.gz", b"", "empty"),
     "empty-gzip-stream": ("a.gz", _gz(b""), "empty"),
