@@ -35,7 +35,10 @@ pip=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 
 # 1. PyTorch: the pinned CPU build where it lies on this machine, else what suits it.
 if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
-  if "${pip[@]}" install --no-index torch==2.13.0 2>/dev/null; then
+  # --no-index finds only a wheel on this disk (pip's find-links); its dependencies then
+  # come from the index, with torch itself already satisfied.
+  if "${pip[@]}" install --no-index --no-deps torch==2.13.0 2>/dev/null; then
+    "${pip[@]}" install torch==2.13.0
     say "installed torch 2.13.0 (local CPU build)"
   else
     say "installing ${TORCH_SPEC:-torch>=2.2} from the package index"
