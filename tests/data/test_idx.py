@@ -19,7 +19,14 @@ from shallownet.data.idx import read_idx_verified
 from shallownet.errors import IDXFormatError, ShallownetError
 
 DTYPES = ["uint8", "int8", "int16", "int32", "float32", "float64"]
-CODES = {"uint8": 0x08, "int8": 0x09, "int16": 0x0B, "int32": 0x0C, "float32": 0x0D, "float64": 0x0E}
+CODES = {
+    "uint8": 0x08,
+    "int8": 0x09,
+    "int16": 0x0B,
+    "int32": 0x0C,
+    "float32": 0x0D,
+    "float64": 0x0E,
+}
 SHAPES = {1: (7,), 2: (3, 5), 3: (2, 3, 4), 4: (2, 1, 3, 2)}
 
 
@@ -30,7 +37,8 @@ def sample_array(dtype: str, shape: tuple[int, ...], seed: int = 0) -> np.ndarra
     if dt.kind == "f":
         arr = rng.normal(0, 1e3, size=shape).astype(dt)
         flat = arr.reshape(-1)
-        flat[: min(3, flat.size)] = [np.finfo(dt).max, -np.finfo(dt).tiny, -0.0][: min(3, flat.size)]
+        special = [np.finfo(dt).max, -np.finfo(dt).tiny, -0.0]
+        flat[: min(3, flat.size)] = special[: min(3, flat.size)]
         return arr
     info = np.iinfo(dt)
     arr = rng.integers(info.min, info.max, size=shape, endpoint=True, dtype=dt)
@@ -88,7 +96,9 @@ def test_zero_length_dimension_round_trips(tmp_path):
     assert out.shape == (0, 28, 28)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     data=st.data(),
     dtype=st.sampled_from(DTYPES),
@@ -154,7 +164,8 @@ def _gz(data: bytes) -> bytes:
 
 def _corrupt_gzip() -> bytes:
     rng = np.random.default_rng(1)
-    data = bytearray(_gz(idx_bytes(0x08, (64, 64), rng.integers(0, 8, 4096, dtype=np.uint8).tobytes())))
+    payload = rng.integers(0, 8, 4096, dtype=np.uint8).tobytes()
+    data = bytearray(_gz(idx_bytes(0x08, (64, 64), payload)))
     mid = len(data) // 2
     for i in range(mid, mid + 8):
         data[i] ^= 0xFF
@@ -171,7 +182,10 @@ def _truncated_gzip() -> bytes:
 MALFORMED = {
     "wrong-magic": ("a", b"\x01\x00\x08\x01" + (12).to_bytes(4, "big") + PAYLOAD_12, "magic"),
     "wrong-magic-gz": (
-        "a.gz", _gz(b"\x00\x01\x08\x01" + (12).to_bytes(4, "big") + PAYLOAD_12), "magic"),
+        "a.gz",
+        _gz(b"\x00\x01\x08\x01" + (12).to_bytes(4, "big") + PAYLOAD_12),
+        "magic",
+    ),
     "unknown-type-0x0A": ("a", idx_bytes(0x0A, (12,), PAYLOAD_12), "unknown IDX element type 0x0A"),
     "unknown-type-0x00": ("a", idx_bytes(0x00, (12,), PAYLOAD_12), "unknown IDX element type 0x00"),
     "unknown-type-0xFF-gz": ("a.gz", _gz(idx_bytes(0xFF, (12,), PAYLOAD_12)), "unknown"),
@@ -181,7 +195,11 @@ MALFORMED = {
     "truncated-payload": ("a", idx_bytes(0x08, (3, 4), PAYLOAD_12[:-1]), "truncated"),
     "truncated-payload-gz": ("a.gz", _gz(idx_bytes(0x0C, (3, 4), bytes(47))), "truncated"),
     "trailing-bytes": ("a", idx_bytes(0x08, (3, 4), PAYLOAD_12 + b"\x00"), "longer than"),
-    "trailing-bytes-gz": ("a.gz", _gz(idx_bytes(0x08, (3, 4), PAYLOAD_12 + b"junk")), "longer than"),
+    "trailing-bytes-gz": (
+        "a.gz",
+        _gz(idx_bytes(0x08, (3, 4), PAYLOAD_12 + b"junk")),
+        "longer than",
+    ),
     "dims-mismatch": ("a", idx_bytes(0x0B, (5, 5), PAYLOAD_12), "truncated"),
     "dims-mismatch-small": ("a", idx_bytes(0x0B, (2, 2), PAYLOAD_12), "longer than"),
     "dims-mismatch-gz": ("a.gz", _gz(idx_bytes(0x0D, (1, 2), PAYLOAD_12)), "longer than"),
@@ -189,10 +207,16 @@ MALFORMED = {
     "empty-named-gz": ("a.gz", b"", "empty"),
     "empty-gzip-stream": ("a.gz", _gz(b""), "empty"),
     "truncated-magic": ("a", b"\x00\x00\x08", "not an IDX file"),
-    "truncated-header": ("a", b"\x00\x00\x08\x03" + (2).to_bytes(4, "big") + b"\x00\x00",
-                         "truncated inside its header"),
-    "truncated-header-gz": ("a.gz", _gz(b"\x00\x00\x08\x02" + (2).to_bytes(4, "big")),
-                            "truncated inside its header"),
+    "truncated-header": (
+        "a",
+        b"\x00\x00\x08\x03" + (2).to_bytes(4, "big") + b"\x00\x00",
+        "truncated inside its header",
+    ),
+    "truncated-header-gz": (
+        "a.gz",
+        _gz(b"\x00\x00\x08\x02" + (2).to_bytes(4, "big")),
+        "truncated inside its header",
+    ),
     "corrupt-gzip": ("a.gz", _corrupt_gzip(), "gzip|truncated|longer"),
     "truncated-gzip": ("a.gz", _truncated_gzip(), "not a valid gzip file"),
     "gzip-magic-only": ("a.gz", b"\x1f\x8b", "not a valid gzip file"),

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from shallownet.data.catalog import ImageDatasetSpec, get_spec
-from shallownet.data.download import download
+from shallownet.data.download import decompressed_md5, download
 from shallownet.data.idx import read_idx_verified
 from shallownet.errors import ChecksumError, DataError, DatasetNotFoundError
 
@@ -229,18 +229,31 @@ def _download_into(spec, directory: Path, mirrors, verify, progress, force=False
     files = {}
     for key, f in spec.files.items():
         dest = directory / f"{f.name}.gz"
-        if force or not dest.is_file():
+        if force or not dest.is_file() or (verify and not _intact(dest, f.md5)):
             urls = [base.rstrip("/") + "/" + f"{f.name}.gz" for base in bases]
             download(urls, dest, md5=f.md5 if verify else None, progress=progress)
         files[key] = dest
     return _raw(spec, files, "download", verify)
 
 
+def _intact(path: Path, md5: str) -> bool:
+    """Whether the file at ``path`` decompresses to bytes with MD5 ``md5``."""
+    try:
+        return decompressed_md5(path) == md5
+    except ChecksumError:
+        return False
+
+
 def _not_found_message(spec: ImageDatasetSpec, looked: list[str], *, explicit: bool) -> str:
-    places = "\n  ".join(looked)
+    places = "\n  ".join(
+        p if explicit is False or Path(p).is_dir() else f"{p} (does not exist)" for p in looked
+    )
     names = ", ".join(f"{f.name}.gz" for f in spec.files.values())
+    fetch = f"shallownet data fetch {spec.name}"
     ways = [
-        f"run `shallownet data fetch {spec.name}` to download it into the user cache",
+        f"run `{fetch} --data-dir {looked[0]}` to download it there"
+        if explicit
+        else f"run `{fetch}` to download it into the user cache",
         f"put the files ({names}) in a directory and pass --data-dir DIR "
         f"(or set {DATA_ENV}=DIR)",
     ]
