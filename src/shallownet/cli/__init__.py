@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
-            warnings.formatwarning = _format_warning
+            warnings.showwarning = _show_warning
             return args.handler(args)
     except ShallownetError as exc:
         print(f"shallownet: error: {exc}", file=sys.stderr)
@@ -45,5 +45,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _format_warning(message, category, filename, lineno, line=None) -> str:
-    return f"shallownet: warning: {message}\n"
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"shallownet: warning: {message}", file=sys.stderr)

@@ -114,4 +114,8 @@ def get_fashion_mnist_labels(labels: Sequence[int] | torch.Tensor) -> list[str]:
     """Text labels of Fashion-MNIST class indices (0 -> 't-shirt', ..., 9 -> 'ankle boot')."""
     if isinstance(labels, torch.Tensor):
         labels = labels.reshape(-1).tolist()
-    return [FASHION_MNIST_LABELS[int(i)] for i in labels]
+    labels = [int(i) for i in labels]
+    bad = [i for i in labels if not 0 <= i < len(FASHION_MNIST_LABELS)]
+    if bad:
+        raise UsageError(f"Fashion-MNIST labels are 0 to 9; got {bad[:5]}.")
+    return [FASHION_MNIST_LABELS[i] for i in labels]

@@ -87,10 +87,15 @@ def images_to_tensor(
 
 
 def _size_pair(resize: int | Sequence[int]) -> tuple[int, int]:
-    pair = (resize, resize) if isinstance(resize, int) else tuple(resize)
-    if len(pair) != 2 or not all(isinstance(v, int) and v > 0 for v in pair):
-        raise UsageError(f"resize must be a positive int or (height, width), not {resize!r}.")
-    return pair  # type: ignore[return-value]
+    def ok(v) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+    if ok(resize):
+        return resize, resize  # type: ignore[return-value]
+    is_pair = isinstance(resize, Sequence) and not isinstance(resize, str) and len(resize) == 2
+    if is_pair and all(ok(v) for v in resize):
+        return tuple(resize)  # type: ignore[return-value]
+    raise UsageError(f"resize must be a positive int or (height, width), not {resize!r}.")
 
 
 def load_image_dataset(

@@ -94,6 +94,14 @@ class TabularSplit:
     scaler: Standardizer | None
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _parse_cell(text: str) -> float | None:
     try:
         value = float(text)
@@ -164,7 +172,7 @@ def read_csv_dataset(
 
     first_line, first = rows[0]
     has_header = header is True or (
-        header == "auto" and any(_parse_cell(c) is None for c in first)
+        header == "auto" and not all(_is_number(c) for c in first)
     )
     width = len(first)
     names = tuple(first) if has_header else tuple(f"x{i}" for i in range(width))
