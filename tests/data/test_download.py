@@ -473,3 +473,16 @@ def test_fetch_dataset_refuses_a_file_as_data_dir(server, tmp_path):
     with pytest.raises(DataError, match="is a file"):
         fetch_dataset(spec, data_dir=not_a_dir, mirrors=[serve_dataset(server, files, "/m")])
     assert server.total_hits == 0
+
+
+def test_fetch_dataset_replaces_a_bad_copy(server, tmp_path):
+    files = write_tiny_dataset(tmp_path / "src")
+    spec = spec_for(files)
+    mirror = serve_dataset(server, files, "/mirror")
+    target = tmp_path / "data" / spec.name
+    bad = write_tiny_dataset(target, seed=1)  # well-formed IDX, wrong checksums
+    with pytest.warns(UserWarning, match="replacing a bad copy"):
+        result = fetch_dataset(spec, data_dir=tmp_path / "data", mirrors=[mirror], progress=False)
+    assert result.verified is True
+    assert_arrays_match(result, files)
+    assert all(decompressed_md5(p) == spec.files[k].md5 for k, p in bad.items())

@@ -98,8 +98,9 @@ def _read_all(spec: ImageDatasetSpec, files: dict[str, Path], verify: bool) -> d
             raise ChecksumError(
                 f"{path} does not match the published {spec.title} data: the MD5 of its "
                 f"decompressed bytes is {content.md5}, expected {expected}. The file is "
-                "corrupt or a different version: delete it and run "
-                f"`shallownet data fetch {spec.name}`."
+                "corrupt or a different version: replace it with a verified download, "
+                f"`shallownet data fetch {spec.name}` (with --data-dir DIR for a directory "
+                "you named)."
             )
         arrays[key] = content.array
     _check_shapes(spec, files, arrays)
@@ -203,7 +204,8 @@ def fetch_dataset(
 ) -> RawImageData:
     """Make sure a verified copy exists in ``data_dir`` (or the cache), downloading what is missing.
 
-    With ``force``, files already there are downloaded again.
+    A copy there that fails verification is replaced; with ``force``, files
+    already there are downloaded again.
     """
     spec = get_spec(name)
     explicit = explicit_data_dir(data_dir)
@@ -213,7 +215,10 @@ def fetch_dataset(
     if not force:
         files = find_files(spec, explicit if explicit is not None else target)
         if files is not None:
-            return _raw(spec, files, "explicit" if explicit is not None else "cache", True)
+            try:
+                return _raw(spec, files, "explicit" if explicit is not None else "cache", True)
+            except DataError as exc:
+                warnings.warn(f"replacing a bad copy: {exc}", stacklevel=2)
     return _download_into(spec, target, mirrors, True, progress, force=force)
 
 
