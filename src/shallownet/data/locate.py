@@ -64,11 +64,21 @@ def user_cache_dir() -> Path:
 
 
 def explicit_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
-    """The directory the user named: ``data_dir`` if given, else ``$SHALLOWNET_DATA``, else None."""
-    if data_dir is not None:
-        return Path(data_dir).expanduser()
+    """The directory the user named: ``data_dir`` if given, else ``$SHALLOWNET_DATA``, else None.
+
+    Raises
+    ------
+    DataError
+        The path names a file, not a directory.
+    """
     env = os.environ.get(DATA_ENV)
-    return Path(env).expanduser() if env else None
+    raw = data_dir if data_dir is not None else env or None
+    if raw is None:
+        return None
+    path = Path(raw).expanduser()
+    if path.exists() and not path.is_dir():
+        raise DataError(f"the data directory {path} is a file, not a directory.")
+    return path
 
 
 def _subdirs(spec: ImageDatasetSpec, directory: Path) -> list[Path]:
@@ -164,8 +174,6 @@ def locate_dataset(
     looked: list[str] = []
 
     if explicit is not None:
-        if explicit.exists() and not explicit.is_dir():
-            raise DataError(f"the data directory {explicit} is a file, not a directory.")
         files = find_files(spec, explicit) if explicit.is_dir() else None
         if files is not None:
             return _raw(spec, files, "explicit", verify)
@@ -210,8 +218,6 @@ def fetch_dataset(
     spec = get_spec(name)
     explicit = explicit_data_dir(data_dir)
     target = (explicit / spec.name) if explicit is not None else user_cache_dir() / spec.name
-    if explicit is not None and explicit.exists() and not explicit.is_dir():
-        raise DataError(f"the data directory {explicit} is a file, not a directory.")
     if not force:
         files = find_files(spec, explicit if explicit is not None else target)
         if files is not None:
@@ -251,7 +257,7 @@ def _intact(path: Path, md5: str) -> bool:
 
 def _not_found_message(spec: ImageDatasetSpec, looked: list[str], *, explicit: bool) -> str:
     places = "\n  ".join(
-        p if explicit is False or Path(p).is_dir() else f"{p} (does not exist)" for p in looked
+        p if not explicit or Path(p).is_dir() else f"{p} (does not exist)" for p in looked
     )
     names = ", ".join(f"{f.name}.gz" for f in spec.files.values())
     fetch = f"shallownet data fetch {spec.name}"
