@@ -16,6 +16,7 @@ __all__ = [
     "ChecksumError",
     "DatasetNotFoundError",
     "DownloadError",
+    "OutputError",
 ]
 
 
@@ -52,3 +53,7 @@ class DatasetNotFoundError(DataError):
 
 class DownloadError(DataError):
     """A download that failed from every mirror."""
+
+
+class OutputError(ShallownetError):
+    """A result (figure, metrics, checkpoint) that cannot be written where asked."""

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from shallownet import __version__
 from shallownet.cli import data as data_cmd
+from shallownet.cli import plot as plot_cmd
 from shallownet.errors import ShallownetError
 
 __all__ = ["main", "build_parser"]
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     data_cmd.register(commands)
+    plot_cmd.register(commands)
     return parser
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from shallownet.errors import OutputError
+
 __all__ = ["show_images", "save_figure"]
 
 
@@ -64,8 +66,14 @@ def show_images(
 def save_figure(fig, path: str | os.PathLike, *, dpi: int = 120) -> Path:
     """Write ``fig`` to ``path`` atomically (format from the suffix, e.g. .png or .svg)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write the figure {path}: {exc.strerror or exc}. "
+            "Choose another output path or fix the directory's permissions."
+        ) from exc
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")

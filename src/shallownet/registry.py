@@ -1,0 +1,373 @@
+"""One table from ``--model NAME --impl scratch|concise`` to a model, its loss and its optimiser.
+
+The trainer and the CLI call :func:`build` and use the returned
+:class:`ModelSetup`; they never branch on a model's name.
+
+>>> setup = build(ModelConfig(model="mlp", impl="scratch"), input_shape=(1, 28, 28),
+...               num_outputs=10, seed=0)
+>>> loss, logits = setup.train_step(X, y)      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from shallownet import concise, scratch
+from shallownet.errors import UsageError
+from shallownet.init import SCHEMES, initialize
+
+__all__ = [
+    "ModelConfig",
+    "ModelEntry",
+    "ModelSetup",
+    "MODELS",
+    "IMPLS",
+    "OPTIMIZERS",
+    "build",
+    "build_optimizer",
+    "scratch_loss",
+]
+
+IMPLS = ("scratch", "concise")
+OPTIMIZERS = ("sgd", "momentum", "adam")
+TASKS = ("regression", "classification", "binary")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything that defines a model, its loss and its optimiser (saved with each run).
+
+    ``None`` means "the model's own default"; :meth:`resolved` fills them in.
+    """
+
+    model: str = "softmax"  # linreg | softmax | mlp | logreg | lenet
+    impl: str = "scratch"  # scratch (formulas) | concise (torch.nn / torch.optim)
+    hidden: tuple[int, ...] = (256,)  # MLP hidden layer widths
+    activation: str = "relu"  # MLP / LeNet activation: relu | sigmoid | tanh
+    dropout: tuple[float, ...] = (0.0,)  # MLP dropout after each hidden layer (one value: all)
+    log_softmax: bool = False  # MLP ends in LogSoftmax and trains with NLL loss
+    pool: str = "max"  # LeNet pooling: max | avg
+    loss: str | None = None  # linreg: squared | l1 | huber; others use their own
+    huber_delta: float = 1.0  # Huber loss threshold
+    init: str | None = None  # normal | default | xavier | equal
+    init_std: float = 0.01  # std of the normal initialisation
+    init_value: float = 0.01  # the common weight of the equal initialisation
+    backward: str = "autograd"  # autograd | hand (scratch linreg, softmax, 1-hidden MLP)
+    optimizer: str = "sgd"  # sgd | momentum | adam
+    lr: float | None = None  # learning rate
+    momentum: float = 0.9  # for optimizer=momentum
+    betas: tuple[float, float] = (0.9, 0.999)  # for optimizer=adam
+    eps: float = 1e-8  # for optimizer=adam
+    weight_decay: float = 0.0  # L2 penalty ½ wd ||W||² on weights (not biases)
+
+    def resolved(self) -> ModelConfig:
+        """A copy with every default filled in and every value checked."""
+        entry = _entry(self.model)
+        if self.impl not in IMPLS:
+            raise UsageError(f"unknown implementation {self.impl!r}; choose scratch or concise.")
+        if self.optimizer not in OPTIMIZERS:
+            raise UsageError(
+                f"unknown optimiser {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}."
+            )
+        loss = self.loss or entry.default_loss(self)
+        if loss not in entry.losses(self):
+            raise UsageError(
+                f"model {self.model!r} trains with {' or '.join(entry.losses(self))}, "
+                f"not {loss!r}."
+            )
+        lr = self.lr if self.lr is not None else (
+            1e-3 if self.optimizer == "adam" else entry.default_lr
+        )
+        cfg = dataclasses.replace(
+            self,
+            hidden=tuple(int(h) for h in self.hidden),
+            dropout=tuple(float(p) for p in self.dropout),
+            betas=tuple(float(b) for b in self.betas),
+            loss=loss,
+            init=self.init or entry.default_init,
+            lr=float(lr),
+        )
+        cfg._check()
+        return cfg
+
+    def _check(self) -> None:
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise UsageError(f"the learning rate must be a positive number, not {self.lr}.")
+        if self.init not in SCHEMES:
+            raise UsageError(
+                f"unknown initialisation {self.init!r}; choose one of {', '.join(SCHEMES)}."
+            )
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise UsageError(f"weight decay must be 0 or more, not {self.weight_decay}.")
+        if not 0 <= self.momentum < 1:
+            raise UsageError(f"momentum must lie in [0, 1), not {self.momentum}.")
+        if not all(0 <= p < 1 for p in self.dropout):
+            raise UsageError(f"dropout probabilities must lie in [0, 1), not {self.dropout}.")
+        if any(h < 1 for h in self.hidden):
+            raise UsageError(f"hidden layer widths must be positive, not {self.hidden}.")
+        if self.backward not in ("autograd", "hand"):
+            raise UsageError(f"backward must be autograd or hand, not {self.backward!r}.")
+        if self.backward == "hand":
+            if self.impl != "scratch":
+                raise UsageError(
+                    "backprop by hand belongs to the scratch tier: use --impl scratch."
+                )
+            if not _entry(self.model).hand_backward(self):
+                raise UsageError(
+                    "backprop by hand is written for linreg (squared loss), softmax and an "
+                    "MLP with one hidden layer, no dropout and no log-softmax output; "
+                    f"{self.model!r} as configured needs autograd."
+                )
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """How to build one named model in each tier."""
+
+    name: str
+    task: str  # regression | classification | binary
+    summary: str
+    scratch: Callable[[ModelConfig, tuple[int, ...], int], nn.Module]
+    concise: Callable[[ModelConfig, tuple[int, ...], int], nn.Module]
+    default_lr: float = 0.1
+    default_init: str = "normal"
+    losses: Callable[[ModelConfig], tuple[str, ...]] = lambda cfg: ("cross_entropy",)
+    hand_backward: Callable[[ModelConfig], bool] = lambda cfg: False
+
+    def default_loss(self, cfg: ModelConfig) -> str:
+        return self.losses(cfg)[0]
+
+
+def _features(shape: tuple[int, ...]) -> int:
+    return math.prod(shape)
+
+
+MODELS: dict[str, ModelEntry] = {
+    entry.name: entry
+    for entry in (
+        ModelEntry(
+            "linreg", "regression", "linear regression y = Xw + b",
+            scratch=lambda c, s, q: scratch.LinearRegression(_features(s)),
+            concise=lambda c, s, q: concise.linear_regression(_features(s)),
+            default_lr=0.03,
+            losses=lambda c: ("squared", "l1", "huber"),
+            hand_backward=lambda c: c.loss == "squared",
+        ),
+        ModelEntry(
+            "softmax", "classification", "softmax regression O = XW + b",
+            scratch=lambda c, s, q: scratch.SoftmaxRegression(_features(s), q),
+            concise=lambda c, s, q: concise.softmax_regression(_features(s), q),
+            hand_backward=lambda c: True,
+        ),
+        ModelEntry(
+            "mlp", "classification", "multilayer perceptron (hidden layers, dropout)",
+            scratch=lambda c, s, q: scratch.MLP(
+                _features(s), q, c.hidden, activation=c.activation, dropout=c.dropout,
+                log_softmax=c.log_softmax,
+            ),
+            concise=lambda c, s, q: concise.mlp(
+                _features(s), q, c.hidden, activation=c.activation, dropout=c.dropout,
+                log_softmax=c.log_softmax,
+            ),
+            losses=lambda c: ("nll",) if c.log_softmax else ("cross_entropy",),
+            hand_backward=lambda c: (
+                len(c.hidden) == 1 and not any(c.dropout) and not c.log_softmax
+            ),
+        ),
+        ModelEntry(
+            "logreg", "binary", "binary logistic regression P(y=1) = sigmoid(Xw + b)",
+            scratch=lambda c, s, q: scratch.LogisticRegression(_features(s)),
+            concise=lambda c, s, q: concise.logistic_regression(_features(s)),
+            losses=lambda c: ("bce",),
+        ),
+        ModelEntry(
+            "lenet", "classification", "LeNet-5 convolutional network",
+            scratch=lambda c, s, q: scratch.LeNet(s, q, activation=c.activation, pool=c.pool),
+            concise=lambda c, s, q: concise.lenet(s, q, activation=c.activation, pool=c.pool),
+            default_init="xavier",
+        ),
+    )
+}
+
+
+def _entry(name: str) -> ModelEntry:
+    if name not in MODELS:
+        raise UsageError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}.")
+    return MODELS[name]
+
+
+def scratch_loss(name: str, *, huber_delta: float = 1.0) -> Callable:
+    """The scratch loss function called ``name`` (one value per example)."""
+    losses = {
+        "squared": scratch.squared_loss,
+        "l1": scratch.l1_loss,
+        "huber": lambda y_hat, y: scratch.huber_loss(y_hat, y, huber_delta),
+        "cross_entropy": scratch.cross_entropy,
+        "nll": scratch.nll_loss,
+        "bce": scratch.binary_cross_entropy,
+    }
+    if name not in losses:
+        raise UsageError(f"unknown loss {name!r}; choose one of {', '.join(losses)}.")
+    return losses[name]
+
+
+def build_optimizer(cfg: ModelConfig, model: nn.Module):
+    """The optimiser of ``cfg`` over ``model``'s parameters, weight decay on weights only.
+
+    As in the book, biases are not decayed: parameters with one dimension
+    form a group with ``weight_decay = 0``.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.ndim > 1], "weight_decay": cfg.weight_decay},
+        {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
+    ]
+    groups = [g for g in groups if g["params"]]
+    momentum = cfg.momentum if cfg.optimizer == "momentum" else 0.0
+    if cfg.impl == "scratch":
+        if cfg.optimizer == "adam":
+            return scratch.Adam(groups, cfg.lr, betas=cfg.betas, eps=cfg.eps)
+        return scratch.SGD(groups, cfg.lr, momentum=momentum)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps)
+    return torch.optim.SGD(groups, lr=cfg.lr, momentum=momentum)
+
+
+@dataclass
+class ModelSetup:
+    """A model ready to train: the model, its per-example loss, its optimiser and its task.
+
+    Attributes
+    ----------
+    config : ModelConfig
+        Resolved: no ``None`` left.
+    model : nn.Module
+    loss : callable (outputs, targets) -> Tensor of per-example losses
+    optimizer : object with ``step()``, ``zero_grad()``, ``state_dict()``
+    task : {"regression", "classification", "binary"}
+    input_shape : tuple of int
+        Shape of one example, e.g. (1, 28, 28).
+    num_outputs : int
+    """
+
+    config: ModelConfig
+    model: nn.Module
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    optimizer: object
+    task: str
+    input_shape: tuple[int, ...]
+    num_outputs: int
+    _hand: bool = field(default=False, repr=False)
+
+    def forward_backward(self, X: torch.Tensor, y: torch.Tensor):
+        """Forward pass and the gradients of the batch's mean loss (by autograd or by hand).
+
+        Returns (per-example losses, outputs), both detached.
+        """
+        if self._hand:
+            losses, outputs = self.model.hand_backward(X, y)
+            return losses, outputs
+        outputs = self.model(X)
+        losses = self.loss(outputs, y)
+        losses.mean().backward()
+        return losses.detach(), outputs.detach()
+
+    def train_step(self, X: torch.Tensor, y: torch.Tensor):
+        """One minibatch step: zero the gradients, forward, backward, update.
+
+        Returns (per-example losses, outputs), detached, for the metrics.
+        """
+        self.optimizer.zero_grad()
+        result = self.forward_backward(X, y)
+        self.optimizer.step()
+        return result
+
+    def predict_labels(self, outputs: torch.Tensor) -> torch.Tensor:
+        """Class predictions from model outputs: argmax for classes, ``logit > 0`` for binary."""
+        if self.task == "classification":
+            return outputs.argmax(dim=1)
+        if self.task == "binary":
+            return (outputs > 0).to(torch.int64)
+        raise UsageError("a regression model predicts values, not class labels.")
+
+    def probabilities(self, outputs: torch.Tensor) -> torch.Tensor:
+        """Class probabilities (n, classes) from model outputs (logits or log-probabilities)."""
+        if self.task == "classification":
+            return torch.softmax(outputs, dim=1)  # also right for log-probabilities
+        if self.task == "binary":
+            p = torch.sigmoid(outputs)
+            return torch.stack([1 - p, p], dim=1)
+        raise UsageError("a regression model has no class probabilities.")
+
+
+def build(
+    config: ModelConfig,
+    *,
+    input_shape: Sequence[int],
+    num_outputs: int,
+    seed: int | None = None,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> ModelSetup:
+    """Build the model, loss and optimiser that ``config`` names.
+
+    Parameters
+    ----------
+    config : ModelConfig
+    input_shape : sequence of int
+        Shape of one example: (channels, height, width) for images, (d,) for features.
+    num_outputs : int
+        Number of classes (2 for logreg), or 1 for regression.
+    seed : int, optional
+        Seed of the initialisation; the same seed gives the scratch and the
+        concise model the same initial weights.
+    device, dtype
+        Where and in what precision the parameters live.
+    """
+    cfg = config.resolved()
+    entry = MODELS[cfg.model]
+    input_shape = tuple(int(s) for s in input_shape)
+    if not input_shape or any(s < 1 for s in input_shape):
+        raise UsageError(f"input_shape must be positive sizes, not {input_shape}.")
+    num_outputs = _check_outputs(entry, num_outputs)
+    model = getattr(entry, cfg.impl)(cfg, input_shape, num_outputs)
+    generator = None if seed is None else torch.Generator().manual_seed(seed)
+    initialize(model, cfg.init, std=cfg.init_std, value=cfg.init_value, generator=generator)
+    model = model.to(device=device, dtype=dtype)
+    if cfg.impl == "scratch":
+        loss = scratch_loss(cfg.loss, huber_delta=cfg.huber_delta)
+    else:
+        loss = concise.make_loss(cfg.loss, huber_delta=cfg.huber_delta)
+    return ModelSetup(
+        config=cfg,
+        model=model,
+        loss=loss,
+        optimizer=build_optimizer(cfg, model),
+        task=entry.task,
+        input_shape=input_shape,
+        num_outputs=num_outputs,
+        _hand=cfg.backward == "hand",
+    )
+
+
+def _check_outputs(entry: ModelEntry, num_outputs: int) -> int:
+    if entry.task == "regression":
+        if num_outputs != 1:
+            raise UsageError(f"{entry.name} predicts one value per example, not {num_outputs}.")
+        return 1
+    if entry.task == "binary":
+        if num_outputs != 2:
+            raise UsageError(
+                f"logistic regression separates two classes, but the data has {num_outputs}: "
+                "use --model softmax or mlp for more."
+            )
+        return 2
+    if not (isinstance(num_outputs, int) and num_outputs >= 2):
+        raise UsageError(f"a classifier needs at least 2 classes, not {num_outputs!r}.")
+    return num_outputs

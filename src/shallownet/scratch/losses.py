@@ -1,0 +1,140 @@
+"""Loss functions, written from their formulas.
+
+As in the book, every loss returns one value per example (no reduction);
+the caller sums or averages.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from shallownet.errors import UsageError
+from shallownet.scratch.activations import log_softmax
+
+__all__ = [
+    "squared_loss",
+    "l1_loss",
+    "huber_loss",
+    "cross_entropy",
+    "cross_entropy_from_probs",
+    "nll_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_from_probs",
+]
+
+
+def squared_loss(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``l = ½ (ŷ - y)²``, elementwise; ``y`` is reshaped to ``ŷ``'s shape.
+
+    The ½ makes the gradient simply ``ŷ - y``. (torch's ``MSELoss`` has no ½.)
+    """
+    return (y_hat - _like(y, y_hat)) ** 2 / 2
+
+
+def l1_loss(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``l = |ŷ - y|``, elementwise."""
+    return torch.abs(y_hat - _like(y, y_hat))
+
+
+def huber_loss(y_hat: torch.Tensor, y: torch.Tensor, delta: float = 1.0) -> torch.Tensor:
+    """Huber's robust loss, elementwise, with ``d = ŷ - y``::
+
+        l = ½ d²                 if |d| <= delta
+        l = delta (|d| - ½ delta)  otherwise
+
+    Quadratic near zero, linear (so outliers pull with a bounded force) far
+    out. With ``delta = 1`` it is the book's form ``|d| - ½`` beyond 1.
+    """
+    if not delta > 0:
+        raise UsageError(f"huber_loss needs delta > 0, not {delta}.")
+    d = y_hat - _like(y, y_hat)
+    a = torch.abs(d)
+    return torch.where(a <= delta, d**2 / 2, delta * (a - delta / 2))
+
+
+def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``l = -log softmax(o)_y = log sum_k exp(o_k) - o_y`` per example.
+
+    Parameters
+    ----------
+    logits : Tensor of shape (n, q)
+        Unnormalised scores ``o``; any finite values.
+    y : Tensor of shape (n,), int64
+        Class indices.
+
+    Returns
+    -------
+    Tensor of shape (n,)
+    """
+    return nll_loss(log_softmax(logits, dim=1), y)
+
+
+def nll_loss(log_probs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``l = -log p_y``, per example, given log-probabilities (n, q) and labels (n,)."""
+    _check_labels(log_probs, y)
+    return -log_probs.gather(1, y.reshape(-1, 1).long()).reshape(-1)
+
+
+def cross_entropy_from_probs(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The book's ``l = -log ŷ_y`` from probabilities ``ŷ`` (n, q) and labels (n,).
+
+    Guarded against ``log 0``: see :func:`_safe_log`. Prefer
+    :func:`cross_entropy` on logits, which needs no guard.
+    """
+    _check_labels(y_hat, y)
+    return -_safe_log(y_hat.gather(1, y.reshape(-1, 1).long()).reshape(-1))
+
+
+def binary_cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``l = -[y log σ(z) + (1 - y) log(1 - σ(z))]`` from logits ``z``, elementwise.
+
+    Rewritten as ``max(z, 0) - z y + log(1 + exp(-|z|))``, which is the same
+    number but never overflows. ``y`` (0/1, any dtype) is reshaped to ``z``'s shape.
+    """
+    y = _like(y, logits)
+    return torch.clamp(logits, min=0) - logits * y + torch.log1p(torch.exp(-torch.abs(logits)))
+
+
+def binary_cross_entropy_from_probs(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``l = -[y log p + (1 - y) log(1 - p)]`` from probabilities ``p``, elementwise.
+
+    Guarded against ``log 0`` like :func:`cross_entropy_from_probs`.
+    """
+    y = _like(y, p)
+    return -(y * _safe_log(p) + (1 - y) * _safe_log(1 - p))
+
+
+def _safe_log(p: torch.Tensor) -> torch.Tensor:
+    """``log max(p, floor)``: ``floor = max(e^-100, smallest normal float)``.
+
+    So ``-log`` is at most 100 (torch's ``BCELoss`` clamps its logs at -100
+    too; in float32 the floor is 1.2e-38 and the cap 87.3) and the gradient
+    ``1/p`` stays finite.
+    """
+    floor = max(math.exp(-100), torch.finfo(p.dtype).tiny)
+    return torch.log(torch.clamp(p, min=floor))
+
+
+def _like(y: torch.Tensor, y_hat: torch.Tensor) -> torch.Tensor:
+    """``y`` as ``y_hat``'s dtype and shape (targets are often (n,) against outputs (n, 1))."""
+    y = torch.as_tensor(y, device=y_hat.device).to(y_hat.dtype)
+    if y.numel() != y_hat.numel():
+        raise UsageError(
+            f"targets of shape {tuple(y.shape)} do not match outputs of shape "
+            f"{tuple(y_hat.shape)}: they need one target per output."
+        )
+    return y.reshape(y_hat.shape)
+
+
+def _check_labels(scores: torch.Tensor, y: torch.Tensor) -> None:
+    """Shapes (n, q) and (n,) and an integer dtype; the range is torch's to check (no sync)."""
+    if scores.ndim != 2:
+        raise UsageError(f"expected scores of shape (n, classes), got {tuple(scores.shape)}.")
+    if y.numel() != scores.shape[0]:
+        raise UsageError(
+            f"{y.numel()} labels for {scores.shape[0]} rows of scores: need one label per row."
+        )
+    if y.dtype.is_floating_point or y.dtype == torch.bool:
+        raise UsageError(f"class labels must be integers (int64), not {y.dtype}.")
