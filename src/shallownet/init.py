@@ -66,6 +66,9 @@ def initialize(
     if scheme == "normal" and not std > 0:
         raise UsageError(f"the standard deviation of the normal initialisation must be > 0, "
                          f"not {std}.")
+    if scheme == "equal" and not math.isfinite(value):
+        raise UsageError(f"the common weight of the equal initialisation must be finite, "
+                         f"not {value}.")
     layers = weight_layers(model)
     if not layers:
         raise UsageError("the model has no dense or convolution layer to initialise.")

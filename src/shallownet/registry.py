@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -111,6 +112,16 @@ class ModelConfig:
             raise UsageError(f"dropout probabilities must lie in [0, 1), not {self.dropout}.")
         if any(h < 1 for h in self.hidden):
             raise UsageError(f"hidden layer widths must be positive, not {self.hidden}.")
+        if not (math.isfinite(self.huber_delta) and self.huber_delta > 0):
+            raise UsageError(f"the Huber loss needs delta > 0, not {self.huber_delta}.")
+        if not all(0 <= b < 1 for b in self.betas) or len(self.betas) != 2:
+            raise UsageError(f"Adam's betas must be two numbers in [0, 1), not {self.betas}.")
+        if not (math.isfinite(self.eps) and self.eps >= 0):
+            raise UsageError(f"Adam's eps must be 0 or more, not {self.eps}.")
+        if not (math.isfinite(self.init_std) and self.init_std > 0):
+            raise UsageError(f"the initial weights' std must be positive, not {self.init_std}.")
+        if not math.isfinite(self.init_value):
+            raise UsageError(f"the equal initial weight must be finite, not {self.init_value}.")
         if self.backward not in ("autograd", "hand"):
             raise UsageError(f"backward must be autograd or hand, not {self.backward!r}.")
         if self.backward == "hand":
@@ -368,6 +379,6 @@ def _check_outputs(entry: ModelEntry, num_outputs: int) -> int:
                 "use --model softmax or mlp for more."
             )
         return 2
-    if not (isinstance(num_outputs, int) and num_outputs >= 2):
+    if not (isinstance(num_outputs, numbers.Integral) and num_outputs >= 2):
         raise UsageError(f"a classifier needs at least 2 classes, not {num_outputs!r}.")
-    return num_outputs
+    return int(num_outputs)

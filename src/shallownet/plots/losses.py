@@ -15,11 +15,14 @@ def loss_curves(
 ) -> dict[str, dict[str, torch.Tensor]]:
     """Loss, gradient ∂l/∂ŷ and likelihood ``exp(-l)`` of each regression loss on a grid of ŷ - y.
 
+    The grid has ``num`` points (one more if ``num`` is even) from -limit to
+    limit, with 0 exactly on it.
+
     The gradient comes from autograd through the scratch loss functions.
 
     Returns
     -------
-    dict name -> {"residual", "loss", "gradient", "likelihood"}, each a float64 tensor (num,)
+    dict name -> {"residual", "loss", "gradient", "likelihood"}, each a float64 tensor
     """
     if not (limit > 0 and delta > 0):
         raise UsageError(f"limit and delta must be positive (got {limit} and {delta}).")
@@ -32,7 +35,9 @@ def loss_curves(
     }
     curves = {}
     for name, fn in losses.items():
-        y_hat = torch.linspace(-limit, limit, num, dtype=torch.float64, requires_grad=True)
+        half = num // 2  # an odd number of points, with 0 exactly in the middle
+        residual = torch.arange(-half, half + 1, dtype=torch.float64) * (limit / half)
+        y_hat = residual.requires_grad_(True)
         loss = fn(y_hat, torch.zeros_like(y_hat))
         (gradient,) = torch.autograd.grad(loss.sum(), y_hat)
         curves[name] = {
@@ -83,6 +88,6 @@ def plot_regression_losses(limit: float = 3.0, *, delta: float = 1.0, axes=None)
         ax.set_xlim(-limit, limit)
         ax.set_ylim(-limit * 0.5 - 0.5, max(2.5, limit * 0.9))
         ax.grid(True, alpha=0.3)
-    axes[0].legend(loc="upper center")
+    axes[0].legend(loc="lower right", fontsize="small")
     fig.suptitle("Regression losses, their gradients and the likelihoods they imply")
     return fig

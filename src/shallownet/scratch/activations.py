@@ -34,10 +34,12 @@ def sigmoid(X: torch.Tensor) -> torch.Tensor:
 def tanh(X: torch.Tensor) -> torch.Tensor:
     """``tanh(x) = (1 - exp(-2x)) / (1 + exp(-2x))``, elementwise, odd: ``tanh(-x) = -tanh(x)``.
 
-    The formula is applied to ``|x|`` (where ``exp(-2|x|) <= 1``) and the sign restored.
+    The formula is applied to ``|x|`` (where ``exp(-2|x|) <= 1``) and the sign
+    restored; ``1 - e`` is computed as ``-expm1(-2|x|)`` so that small x keep
+    their digits (``1 - exp(-2e-8)`` would round to 0 in float32).
     """
-    e = torch.exp(-2 * _positive_part(X))
-    t = (1 - e) / (1 + e)
+    m = torch.expm1(-2 * _positive_part(X))  # e - 1, with e = exp(-2|x|)
+    t = -m / (2 + m)  # (1 - e) / (1 + e)
     return torch.where(X >= 0, t, -t)
 
 

@@ -10,6 +10,8 @@ a 5x5 convolution is 25 tensor operations whatever the image size.
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 from torch import nn
 
@@ -53,6 +55,18 @@ def corr2d(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     return Y
 
 
+def _batched(X: torch.Tensor, name: str) -> torch.Tensor:
+    """``X`` as (n, c, h, w): one image (c, h, w) becomes a batch of one, as torch allows."""
+    if X.ndim == 3:
+        return X.unsqueeze(0)
+    if X.ndim != 4:
+        raise UsageError(
+            f"{name} expects images (n, channels, height, width) or one image "
+            f"(channels, height, width), got shape {tuple(X.shape)}."
+        )
+    return X
+
+
 def _pad(X: torch.Tensor, padding: int, value: float = 0.0) -> torch.Tensor:
     """``X`` (n, c, h, w) with ``padding`` rows/columns of ``value`` on each side."""
     if padding == 0:
@@ -93,7 +107,7 @@ def conv2d(
 
     Parameters
     ----------
-    X : Tensor of shape (n, c_in, h, w)
+    X : Tensor of shape (n, c_in, h, w), or (c_in, h, w) for one image
     weight : Tensor of shape (c_out, c_in, k_h, k_w)
     bias : Tensor of shape (c_out,), optional
     stride, padding : int
@@ -103,7 +117,12 @@ def conv2d(
     Tensor of shape (n, c_out, h_out, w_out)
     """
     c_out, c_in, k_h, k_w = weight.shape
-    if X.ndim != 4 or X.shape[1] != c_in:
+    _check_positive(stride=stride)
+    if not (isinstance(padding, numbers.Integral) and padding >= 0):
+        raise UsageError(f"padding must be a whole number of pixels >= 0, not {padding!r}.")
+    single = X.ndim == 3
+    X = _batched(X, "conv2d")
+    if X.shape[1] != c_in:
         raise UsageError(
             f"conv2d expects input (n, {c_in}, h, w) for a kernel with {c_in} input channels, "
             f"got {tuple(X.shape)}."
@@ -115,7 +134,7 @@ def conv2d(
     Y = Y.reshape(n, c_out, h_out, w_out)
     if bias is not None:
         Y = Y + bias.reshape(1, c_out, 1, 1)
-    return Y
+    return Y[0] if single else Y
 
 
 def max_pool2d(X: torch.Tensor, kernel_size: int, stride: int | None = None, padding: int = 0):
@@ -125,8 +144,11 @@ def max_pool2d(X: torch.Tensor, kernel_size: int, stride: int | None = None, pad
     """
     stride = kernel_size if stride is None else stride
     _check_pool(kernel_size, stride, padding)
+    single = X.ndim == 3
+    X = _batched(X, "max_pool2d")
     windows = _windows(_pad(X, padding, float("-inf")), kernel_size, kernel_size, stride)
-    return windows.max(dim=2).values
+    Y = windows.max(dim=2).values
+    return Y[0] if single else Y
 
 
 def avg_pool2d(X: torch.Tensor, kernel_size: int, stride: int | None = None, padding: int = 0):
@@ -136,8 +158,11 @@ def avg_pool2d(X: torch.Tensor, kernel_size: int, stride: int | None = None, pad
     """
     stride = kernel_size if stride is None else stride
     _check_pool(kernel_size, stride, padding)
+    single = X.ndim == 3
+    X = _batched(X, "avg_pool2d")
     windows = _windows(_pad(X, padding), kernel_size, kernel_size, stride)
-    return windows.mean(dim=2)
+    Y = windows.mean(dim=2)
+    return Y[0] if single else Y
 
 
 def _check_pool(kernel_size: int, stride: int, padding: int) -> None:

@@ -11,7 +11,7 @@ import math
 import torch
 
 from shallownet.errors import UsageError
-from shallownet.scratch.activations import log_softmax
+from shallownet.scratch.activations import _positive_part, log_softmax
 
 __all__ = [
     "squared_loss",
@@ -68,6 +68,7 @@ def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     -------
     Tensor of shape (n,)
     """
+    _check_labels(logits, y)
     return nll_loss(log_softmax(logits, dim=1), y)
 
 
@@ -92,9 +93,12 @@ def binary_cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
     Rewritten as ``max(z, 0) - z y + log(1 + exp(-|z|))``, which is the same
     number but never overflows. ``y`` (0/1, any dtype) is reshaped to ``z``'s shape.
+    At ``z = 0`` both kinks take their right-hand slope, so the gradient is
+    ``1 - y - ½ = σ(0) - y``, as it must be.
     """
     y = _like(y, logits)
-    return torch.clamp(logits, min=0) - logits * y + torch.log1p(torch.exp(-torch.abs(logits)))
+    positive = torch.where(logits >= 0, logits, 0.0)  # max(z, 0), slope 1 at 0
+    return positive - logits * y + torch.log1p(torch.exp(-_positive_part(logits)))
 
 
 def binary_cross_entropy_from_probs(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -111,7 +115,7 @@ def _safe_log(p: torch.Tensor) -> torch.Tensor:
 
     So ``-log`` is at most 100 (torch's ``BCELoss`` clamps its logs at -100
     too; in float32 the floor is 1.2e-38 and the cap 87.3) and the gradient
-    ``1/p`` stays finite.
+    ``1/p`` stays finite; below the floor the loss is flat (gradient 0).
     """
     floor = max(math.exp(-100), torch.finfo(p.dtype).tiny)
     return torch.log(torch.clamp(p, min=floor))

@@ -13,6 +13,7 @@ not biases, as the book does).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable
 
 import torch
@@ -45,15 +46,25 @@ class Optimizer:
             groups = [{"params": groups}]
         self.defaults = defaults
         self.param_groups = []
+        seen: set[int] = set()
         for group in groups:
             merged = {**defaults, **group, "params": list(group["params"])}
             self._check(merged)
+            for p in merged["params"]:
+                if id(p) in seen:
+                    raise UsageError(
+                        "a parameter appears in more than one parameter group (or twice in "
+                        "one); it would be updated twice per step."
+                    )
+                seen.add(id(p))
             self.param_groups.append(merged)
         self.state: dict[torch.Tensor, dict] = {}
 
     def _check(self, group: dict) -> None:
         lr = group["lr"]
-        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        if isinstance(lr, bool) or not (
+            isinstance(lr, numbers.Real) and math.isfinite(lr) and lr > 0
+        ):
             raise UsageError(f"the learning rate must be a positive number, not {lr!r}.")
         if not group.get("weight_decay", 0) >= 0:
             raise UsageError(f"weight decay cannot be negative ({group['weight_decay']}).")
