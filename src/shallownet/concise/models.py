@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from torch import nn
 
 from shallownet.errors import UsageError
+from shallownet.scratch.activations import get_activation
 from shallownet.scratch.models import dropout_rates, lenet_feature_size, lenet_input
 
 __all__ = [
@@ -28,10 +29,7 @@ ACTIVATION_LAYERS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
 
 def _activation(name: str) -> nn.Module:
-    if name not in ACTIVATION_LAYERS:
-        raise UsageError(
-            f"unknown activation {name!r}; choose one of {', '.join(ACTIVATION_LAYERS)}."
-        )
+    get_activation(name)  # the same names, and the same error, as the scratch tier
     return ACTIVATION_LAYERS[name]()
 
 

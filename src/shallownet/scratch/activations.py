@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "ACTIVATIONS"]
+from shallownet.errors import UsageError
+
+__all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "ACTIVATIONS", "get_activation"]
 
 
 def relu(X: torch.Tensor) -> torch.Tensor:
@@ -68,3 +70,12 @@ def log_softmax(X: torch.Tensor, dim: int = -1) -> torch.Tensor:
 
 #: Hidden-layer activations by the names the CLI and registry use.
 ACTIVATIONS = {"relu": relu, "sigmoid": sigmoid, "tanh": tanh}
+
+
+def get_activation(name: str):
+    """The activation called ``name``; a usage error naming the choices otherwise."""
+    if name not in ACTIVATIONS:
+        raise UsageError(
+            f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}."
+        )
+    return ACTIVATIONS[name]

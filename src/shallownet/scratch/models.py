@@ -16,7 +16,7 @@ from torch import nn
 
 from shallownet.errors import UsageError
 from shallownet.scratch import backprop
-from shallownet.scratch.activations import ACTIVATIONS, log_softmax
+from shallownet.scratch.activations import get_activation, log_softmax
 from shallownet.scratch.conv import AvgPool2d, Conv2d, MaxPool2d, output_size
 from shallownet.scratch.layers import Dropout, Flatten, Linear, _check_positive
 
@@ -116,10 +116,7 @@ class MLP(nn.Module):
         hidden = tuple(hidden)
         if not hidden:
             raise UsageError("an MLP needs at least one hidden layer (e.g. hidden=(256,)).")
-        if activation not in ACTIVATIONS:
-            raise UsageError(
-                f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}."
-            )
+        get_activation(activation)  # an unknown name fails here, not at the first batch
         self.activation = activation
         self.log_softmax = log_softmax
         sizes = (num_inputs, *hidden)
@@ -131,7 +128,7 @@ class MLP(nn.Module):
         self.output = Linear(hidden[-1], num_outputs, dtype=dtype, device=device)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
-        phi = ACTIVATIONS[self.activation]
+        phi = get_activation(self.activation)
         H = _flatten(X)
         for layer, dropout in zip(self.hidden, self.dropouts, strict=True):
             H = dropout(phi(layer(H)))
@@ -201,10 +198,7 @@ class LeNet(nn.Module):
     ):
         super().__init__()
         c, h, w = lenet_input(input_shape)
-        if activation not in ACTIVATIONS:
-            raise UsageError(
-                f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}."
-            )
+        get_activation(activation)  # an unknown name fails here, not at the first batch
         self.activation = activation
         Pool = _pool_layer(pool)
         kw = {"dtype": dtype, "device": device}
@@ -218,7 +212,7 @@ class LeNet(nn.Module):
         self.fc3 = Linear(84, num_outputs, **kw)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
-        phi = ACTIVATIONS[self.activation]
+        phi = get_activation(self.activation)
         H = self.pool1(phi(self.conv1(X)))  # (n, 6, h/2, w/2)
         H = self.pool2(phi(self.conv2(H)))  # (n, 16, h/2/2 - 2, ...)
         H = self.flatten(H)
