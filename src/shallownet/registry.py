@@ -22,6 +22,7 @@ from torch import nn
 from shallownet import concise, scratch
 from shallownet.errors import UsageError
 from shallownet.init import SCHEMES, initialize
+from shallownet.scratch.models import mlp_has_hand_backward
 
 __all__ = [
     "ModelConfig",
@@ -187,9 +188,7 @@ MODELS: dict[str, ModelEntry] = {
                 log_softmax=c.log_softmax,
             ),
             losses=lambda c: ("nll",) if c.log_softmax else ("cross_entropy",),
-            hand_backward=lambda c: (
-                len(c.hidden) == 1 and not any(c.dropout) and not c.log_softmax
-            ),
+            hand_backward=lambda c: mlp_has_hand_backward(c.hidden, c.dropout, c.log_softmax),
         ),
         ModelEntry(
             "logreg", "binary", "binary logistic regression P(y=1) = sigmoid(Xw + b)",

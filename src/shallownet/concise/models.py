@@ -13,7 +13,12 @@ from torch import nn
 
 from shallownet.errors import UsageError
 from shallownet.scratch.activations import get_activation
-from shallownet.scratch.models import dropout_rates, lenet_feature_size, lenet_input
+from shallownet.scratch.models import (
+    check_pooling,
+    dropout_rates,
+    lenet_feature_size,
+    lenet_input,
+)
 
 __all__ = [
     "linear_regression",
@@ -86,10 +91,7 @@ def lenet(
 ) -> nn.Sequential:
     """LeNet-5 from ``Conv2d`` and ``MaxPool2d`` (or ``AvgPool2d``), like the scratch one."""
     c, h, w = lenet_input(input_shape)
-    pools = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
-    if pool not in pools:
-        raise UsageError(f"unknown pooling {pool!r}; choose max or avg.")
-    Pool = pools[pool]
+    Pool = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}[check_pooling(pool)]
     return nn.Sequential(
         nn.Conv2d(c, 6, kernel_size=5, padding=2), _activation(activation),
         Pool(kernel_size=2, stride=2),

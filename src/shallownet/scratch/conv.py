@@ -142,13 +142,8 @@ def max_pool2d(X: torch.Tensor, kernel_size: int, stride: int | None = None, pad
 
     ``stride`` defaults to ``kernel_size`` (non-overlapping windows), as in torch.
     """
-    stride = kernel_size if stride is None else stride
-    _check_pool(kernel_size, stride, padding)
-    single = X.ndim == 3
-    X = _batched(X, "max_pool2d")
-    windows = _windows(_pad(X, padding, float("-inf")), kernel_size, kernel_size, stride)
-    Y = windows.max(dim=2).values
-    return Y[0] if single else Y
+    return _pool2d(X, kernel_size, stride, padding, "max_pool2d", float("-inf"),
+                   lambda windows: windows.max(dim=2).values)
 
 
 def avg_pool2d(X: torch.Tensor, kernel_size: int, stride: int | None = None, padding: int = 0):
@@ -156,12 +151,17 @@ def avg_pool2d(X: torch.Tensor, kernel_size: int, stride: int | None = None, pad
 
     Padded zeros count in the mean (torch's default ``count_include_pad=True``).
     """
+    return _pool2d(X, kernel_size, stride, padding, "avg_pool2d", 0.0,
+                   lambda windows: windows.mean(dim=2))
+
+
+def _pool2d(X, kernel_size, stride, padding, name, fill, reduce):
+    """Pad ``X`` with ``fill``, gather its windows and ``reduce`` them over the window axis."""
     stride = kernel_size if stride is None else stride
     _check_pool(kernel_size, stride, padding)
     single = X.ndim == 3
-    X = _batched(X, "avg_pool2d")
-    windows = _windows(_pad(X, padding), kernel_size, kernel_size, stride)
-    Y = windows.mean(dim=2)
+    windows = _windows(_pad(_batched(X, name), padding, fill), kernel_size, kernel_size, stride)
+    Y = reduce(windows)  # (n, c, h_out, w_out)
     return Y[0] if single else Y
 
 

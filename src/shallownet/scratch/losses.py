@@ -69,13 +69,13 @@ def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     Tensor of shape (n,)
     """
     _check_labels(logits, y)
-    return nll_loss(log_softmax(logits, dim=1), y)
+    return -_pick(log_softmax(logits, dim=1), y)
 
 
 def nll_loss(log_probs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """``l = -log p_y``, per example, given log-probabilities (n, q) and labels (n,)."""
     _check_labels(log_probs, y)
-    return -log_probs.gather(1, y.reshape(-1, 1).long()).reshape(-1)
+    return -_pick(log_probs, y)
 
 
 def cross_entropy_from_probs(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -85,7 +85,7 @@ def cross_entropy_from_probs(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tens
     :func:`cross_entropy` on logits, which needs no guard.
     """
     _check_labels(y_hat, y)
-    return -_safe_log(y_hat.gather(1, y.reshape(-1, 1).long()).reshape(-1))
+    return -_safe_log(_pick(y_hat, y))
 
 
 def binary_cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -108,6 +108,11 @@ def binary_cross_entropy_from_probs(p: torch.Tensor, y: torch.Tensor) -> torch.T
     """
     y = _like(y, p)
     return -(y * _safe_log(p) + (1 - y) * _safe_log(1 - p))
+
+
+def _pick(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``scores[i, y_i]`` for every row i: the entry of each example's true class, shape (n,)."""
+    return scores.gather(1, y.reshape(-1, 1).long()).reshape(-1)
 
 
 def _safe_log(p: torch.Tensor) -> torch.Tensor:

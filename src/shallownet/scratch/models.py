@@ -26,7 +26,9 @@ __all__ = [
     "MLP",
     "LogisticRegression",
     "LeNet",
+    "check_pooling",
     "dropout_rates",
+    "mlp_has_hand_backward",
 ]
 
 
@@ -79,6 +81,13 @@ def dropout_rates(dropout: float | Sequence[float], num_hidden_layers: int) -> t
             "give one rate, or one per hidden layer."
         )
     return rates
+
+
+def mlp_has_hand_backward(
+    hidden: Sequence[int], dropout: Sequence[float], log_softmax: bool
+) -> bool:
+    """Only one hidden layer, no dropout, logits out: the case written by hand."""
+    return len(hidden) == 1 and not any(dropout) and not log_softmax
 
 
 class MLP(nn.Module):
@@ -137,11 +146,11 @@ class MLP(nn.Module):
 
     @property
     def has_hand_backward(self) -> bool:
-        """Only one hidden layer, no dropout, logits out: the case written by hand."""
-        return (
-            len(self.hidden) == 1
-            and all(d.p == 0 for d in self.dropouts)
-            and not self.log_softmax
+        """Whether :func:`mlp_has_hand_backward` holds for this MLP."""
+        return mlp_has_hand_backward(
+            [layer.num_outputs for layer in self.hidden],
+            [d.p for d in self.dropouts],
+            self.log_softmax,
         )
 
     def hand_backward(self, X: torch.Tensor, y: torch.Tensor):
@@ -240,8 +249,12 @@ def lenet_feature_size(size: int) -> int:
     return output_size(size, 5) // 2
 
 
-def _pool_layer(pool: str):
-    layers = {"max": MaxPool2d, "avg": AvgPool2d}
-    if pool not in layers:
+def check_pooling(pool: str) -> str:
+    """``pool`` if it is ``max`` or ``avg``; a usage error otherwise."""
+    if pool not in ("max", "avg"):
         raise UsageError(f"unknown pooling {pool!r}; choose max or avg.")
-    return layers[pool]
+    return pool
+
+
+def _pool_layer(pool: str):
+    return {"max": MaxPool2d, "avg": AvgPool2d}[check_pooling(pool)]
