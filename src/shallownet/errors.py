@@ -13,10 +13,14 @@ __all__ = [
     "DataError",
     "IDXFormatError",
     "CSVFormatError",
+    "ImageFileError",
     "ChecksumError",
     "DatasetNotFoundError",
     "DownloadError",
     "OutputError",
+    "CheckpointError",
+    "RunConfigError",
+    "TrainingDiverged",
 ]
 
 
@@ -43,6 +47,10 @@ class CSVFormatError(DataError):
     """A CSV file with ragged rows, non-numeric cells or no data."""
 
 
+class ImageFileError(DataError):
+    """A user's image file (to classify) that is missing, unreadable, corrupt or too large."""
+
+
 class ChecksumError(DataError):
     """A file whose content does not match its published MD5."""
 
@@ -57,3 +65,23 @@ class DownloadError(DataError):
 
 class OutputError(ShallownetError):
     """A result (figure, metrics, checkpoint) that cannot be written where asked."""
+
+
+class CheckpointError(ShallownetError):
+    """A checkpoint that cannot be read, is not shallownet's, or does not fit the model."""
+
+
+class RunConfigError(ShallownetError):
+    """A run directory whose ``config.json`` is missing, unreadable or inconsistent."""
+
+
+class TrainingDiverged(ShallownetError):
+    """The training loss became nan or inf.
+
+    Attributes ``epoch`` and ``step`` (1-based) say where.
+    """
+
+    def __init__(self, message: str, *, epoch: int, step: int):
+        super().__init__(message)
+        self.epoch = epoch
+        self.step = step

@@ -217,7 +217,8 @@ def test_show_bad_options_are_usage_errors(capsys, tmp_path, args):
         main(["data", "show", "fashion-mnist", "--out", str(tmp_path / "x.png"), *args])
     assert exc.value.code == 2
     err = capsys.readouterr().err
-    assert "usage:" in err
+    assert "shallownet data show: error:" in err
+    assert "See 'shallownet data show --help'" in err
     assert not (tmp_path / "x.png").exists()
 
 

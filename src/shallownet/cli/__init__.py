@@ -9,15 +9,24 @@ from collections.abc import Sequence
 
 from shallownet import __version__
 from shallownet.cli import data as data_cmd
+from shallownet.cli import evaluate as evaluate_cmd
 from shallownet.cli import plot as plot_cmd
+from shallownet.cli import train as train_cmd
 from shallownet.errors import ShallownetError
 
 __all__ = ["main", "build_parser"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """Command-line mistakes in two lines: the error and where to look, not the whole usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\nSee '{self.prog} --help' for the options.\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="shallownet",
         description="The linear-networks and MLP chapters of Dive into Deep Learning, "
         "as one-command experiments.",
@@ -25,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"shallownet {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
+    train_cmd.register(commands)
+    evaluate_cmd.register(commands)
     data_cmd.register(commands)
     plot_cmd.register(commands)
     return parser

@@ -1,4 +1,4 @@
-"""Data: IDX files, Fashion-MNIST/MNIST, CSV datasets, synthetic data and minibatches."""
+"""Data: IDX files, Fashion-MNIST/MNIST, CSV, users' image files, synthetic data, minibatches."""
 
 from shallownet.data.catalog import (
     CATALOG,
@@ -9,6 +9,7 @@ from shallownet.data.catalog import (
 )
 from shallownet.data.download import decompressed_md5, download
 from shallownet.data.idx import read_idx, write_idx
+from shallownet.data.imagefile import load_image_file, load_image_files
 from shallownet.data.images import (
     ImageData,
     images_to_tensor,
@@ -52,6 +53,8 @@ __all__ = [
     "load_data_fashion_mnist",
     "load_fashion_mnist",
     "load_image_dataset",
+    "load_image_file",
+    "load_image_files",
     "load_mnist",
     "locate_dataset",
     "read_csv_dataset",

@@ -1,6 +1,22 @@
-"""Figures: image grids and loss curves. Every function returns its figure, never shows it."""
+"""Figures: image grids, loss and training curves, prediction galleries and confusion matrices.
 
+Every function returns its figure, never shows it.
+"""
+
+from shallownet.plots.confusion import plot_confusion_matrix
+from shallownet.plots.gallery import plot_prediction_gallery
 from shallownet.plots.images import save_figure, show_images
 from shallownet.plots.losses import loss_curves, plot_regression_losses
+from shallownet.plots.training import LivePlot, in_notebook, plot_training_curves
 
-__all__ = ["loss_curves", "plot_regression_losses", "save_figure", "show_images"]
+__all__ = [
+    "LivePlot",
+    "in_notebook",
+    "loss_curves",
+    "plot_confusion_matrix",
+    "plot_prediction_gallery",
+    "plot_regression_losses",
+    "plot_training_curves",
+    "save_figure",
+    "show_images",
+]

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from shallownet.errors import OutputError
+from shallownet.atomic import atomic_path
 
 __all__ = ["show_images", "save_figure"]
 
@@ -66,18 +65,6 @@ def show_images(
 def save_figure(fig, path: str | os.PathLike, *, dpi: int = 120) -> Path:
     """Write ``fig`` to ``path`` atomically (format from the suffix, e.g. .png or .svg)."""
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    except OSError as exc:
-        raise OutputError(
-            f"cannot write the figure {path}: {exc.strerror or exc}. "
-            "Choose another output path or fix the directory's permissions."
-        ) from exc
-    os.close(fd)
-    try:
+    with atomic_path(path, what="figure") as tmp:
         fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return path

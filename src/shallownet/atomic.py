@@ -1,0 +1,80 @@
+"""Write files atomically: a temporary file beside the target, then ``os.replace``.
+
+A reader (or a crash) never sees a half-written file where a complete one is
+expected: the target is either the old complete file or the new complete one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from shallownet.errors import OutputError
+
+__all__ = ["atomic_path", "write_text", "write_json", "json_safe"]
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike, *, what: str = "file") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it onto ``path``.
+
+    On an exception the temporary file is removed and ``path`` is untouched.
+    An ``OSError`` (no permission, disk full) becomes an :class:`OutputError`
+    naming ``what`` and the path.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise _output_error(what, path, exc) from exc
+    tmp = Path(tmp)
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+        yield tmp
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise _output_error(what, path, exc) from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _output_error(what: str, path: Path, exc: OSError) -> OutputError:
+    return OutputError(
+        f"cannot write the {what} {path}: {exc.strerror or exc}. "
+        "Choose another output directory, or free space / fix its permissions."
+    )
+
+
+def write_text(path: str | os.PathLike, text: str, *, what: str = "file") -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically; return the path."""
+    with atomic_path(path, what=what) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_json(path: str | os.PathLike, obj, *, what: str = "file") -> Path:
+    """Write ``obj`` as indented JSON to ``path`` atomically (nan/inf refused by JSON: null)."""
+    return write_text(path, json.dumps(json_safe(obj), indent=2) + "\n", what=what)
+
+
+def json_safe(obj):
+    """``obj`` with every nan and inf float replaced by None (JSON has neither)."""
+    if isinstance(obj, float):
+        return obj if obj == obj and obj not in (float("inf"), float("-inf")) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    return obj

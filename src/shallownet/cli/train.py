@@ -1,0 +1,263 @@
+"""``shallownet train``: one experiment of the chapter, from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from shallownet.atomic import json_safe
+from shallownet.errors import UsageError
+from shallownet.registry import IMPLS, MODELS, OPTIMIZERS, ModelConfig
+from shallownet.runtime import DEVICES, resolve_device
+from shallownet.training.config import RunConfig, TrainSettings, book_settings
+from shallownet.training.data import IMAGE_DATASETS, SYNTHETIC, DataSpec
+
+__all__ = ["register", "run_train"]
+
+#: Options that a resumed run takes from its checkpoint, so they cannot be given with --resume.
+_FIXED_ON_RESUME = (
+    "model", "impl", "data", "batch_size", "lr", "seed", "out", "folds", "hidden", "activation",
+    "dropout", "log_softmax", "pool", "loss", "huber_delta", "init", "init_std", "backward",
+    "optimizer", "momentum", "weight_decay", "data_dir", "resize", "normalize",
+    "num_examples", "noise", "test_fraction", "label_column", "task", "no_standardize",
+    "no_verify", "max_train", "max_test",
+)
+
+
+def register(commands) -> None:
+    """Add ``train`` to ``commands``."""
+    p = commands.add_parser(
+        "train", help="train a model and write its run directory",
+        description="Train a model of the chapter. Defaults are the book's: softmax regression "
+        "on Fashion-MNIST, batch 256, lr 0.1, 10 epochs (linear regression on synthetic-linear: "
+        "batch 10, lr 0.03, 3 epochs).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    what = p.add_argument_group("what to train")
+    what.add_argument("--model", choices=tuple(MODELS), default=None,
+                      help="model (default softmax; linreg on synthetic-linear)")
+    what.add_argument("--impl", choices=IMPLS, default="scratch",
+                      help="scratch: the chapter's formulas; concise: torch.nn / torch.optim")
+    what.add_argument("--data", default="fashion-mnist", metavar="DATA",
+                      help=f"{', '.join((*IMAGE_DATASETS, SYNTHETIC))}, or PATH.csv")
+    how = p.add_argument_group("training")
+    how.add_argument("--epochs", type=_int_at_least(1), help="epochs (default: the book's)")
+    how.add_argument("--batch-size", type=_int_at_least(1), help="examples per minibatch "
+                     "(default: the book's)")
+    how.add_argument("--lr", type=_positive_float, help="learning rate (default 0.1; linreg "
+                     "0.03; adam 0.001)")
+    how.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
+    how.add_argument("--momentum", type=float, default=0.9, help="for --optimizer momentum")
+    how.add_argument("--weight-decay", type=_non_negative_float, default=0.0,
+                     help="L2 penalty on weights (not biases)")
+    how.add_argument("--seed", type=_int_at_least(0), default=0,
+                     help="same seed, same numbers (on the CPU)")
+    how.add_argument("--device", choices=DEVICES, default=None, help="default auto")
+    how.add_argument("--folds", type=_int_at_least(2), metavar="K",
+                     help="K-fold cross-validation on the training set instead of one run")
+    model = p.add_argument_group("model options")
+    model.add_argument("--hidden", type=_int_list, help="MLP hidden widths, e.g. 256 or 128,64 "
+                       "(default 256)")
+    model.add_argument("--activation", choices=("relu", "sigmoid", "tanh"), default="relu")
+    model.add_argument("--dropout", type=_float_list, help="MLP dropout after each hidden "
+                       "layer, e.g. 0.2 or 0.2,0.5 (default 0)")
+    model.add_argument("--log-softmax", action="store_true",
+                       help="MLP ends in LogSoftmax and trains with NLL loss")
+    model.add_argument("--pool", choices=("max", "avg"), default="max", help="LeNet pooling")
+    model.add_argument("--loss", choices=("squared", "l1", "huber"), help="linreg loss "
+                       "(default squared)")
+    model.add_argument("--huber-delta", type=_positive_float, default=1.0)
+    model.add_argument("--init", choices=("normal", "default", "xavier", "equal"),
+                       help="weight initialisation (default normal; xavier for lenet)")
+    model.add_argument("--init-std", type=_positive_float, default=0.01,
+                       help="std of the normal initialisation")
+    model.add_argument("--backward", choices=("autograd", "hand"), default="autograd",
+                       help="hand: scratch gradients from the chain rule")
+    data = p.add_argument_group("data options")
+    data.add_argument("--data-dir", type=Path, help="directory holding the image dataset")
+    data.add_argument("--no-verify", action="store_true",
+                      help="trust the IDX files in --data-dir without checking their MD5 "
+                      "(your own data in the dataset's layout)")
+    data.add_argument("--max-train", type=_int_at_least(1), metavar="N",
+                      help="use only the first N training examples (quick runs)")
+    data.add_argument("--max-test", type=_int_at_least(1), metavar="N",
+                      help="use only the first N test examples")
+    data.add_argument("--resize", type=_int_at_least(1), help="resize images to N x N")
+    data.add_argument("--normalize", action="store_true",
+                      help="standardise images with the training set's mean and std")
+    data.add_argument("--num-examples", type=_int_at_least(1), default=1000,
+                      help="synthetic-linear: examples in each of train and test")
+    data.add_argument("--noise", type=_non_negative_float, default=0.01,
+                      help="synthetic-linear: noise std")
+    data.add_argument("--test-fraction", type=float, default=0.2, help="CSV: share held out")
+    data.add_argument("--label-column", default="-1",
+                      help="CSV: target column, an index or a header name")
+    data.add_argument("--task", choices=("auto", "classification", "regression"),
+                      default="auto", help="CSV: what the target is")
+    data.add_argument("--no-standardize", action="store_true",
+                      help="CSV: keep features unscaled")
+    out = p.add_argument_group("output")
+    out.add_argument("--out", type=Path, metavar="DIR",
+                     help="run directory (default runs/MODEL-IMPL-DATA-TIME)")
+    out.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                     help="continue that run from its checkpoint (with --epochs: up to N)")
+    out.add_argument("--json", action="store_true", help="end stdout with one JSON line")
+    out.add_argument("-q", "--quiet", action="store_true",
+                     help="no progress bar and no per-epoch lines")
+    out.add_argument("--no-plots", action="store_true", help="write no figures")
+    p.set_defaults(handler=run_train, train_parser=p)
+
+
+def _int_at_least(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
+        return value
+
+    return parse
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be finite, not {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, not {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = _number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    parse = _int_at_least(1)
+    return tuple(parse(part) for part in text.replace(" ", ",").split(",") if part)
+
+
+def _float_list(text: str) -> tuple[float, ...]:
+    values = tuple(_number(part) for part in text.replace(" ", ",").split(",") if part)
+    if not all(0 <= v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"dropout probabilities lie in [0, 1), not {text}")
+    return values
+
+
+def _label_column(text: str) -> int | str:
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def config_from_args(args) -> RunConfig:
+    """The :class:`RunConfig` the command line asks for (book defaults filled in)."""
+    model = args.model or ("linreg" if args.data == SYNTHETIC else "softmax")
+    book = book_settings(model, args.data)
+    model_cfg = ModelConfig(
+        model=model, impl=args.impl,
+        hidden=args.hidden or (256,), activation=args.activation,
+        dropout=args.dropout or (0.0,), log_softmax=args.log_softmax, pool=args.pool,
+        loss=args.loss, huber_delta=args.huber_delta, init=args.init, init_std=args.init_std,
+        backward=args.backward, optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
+        weight_decay=args.weight_decay,
+    )
+    data = DataSpec(
+        name=args.data, data_dir=str(args.data_dir) if args.data_dir else None,
+        resize=args.resize, normalize=args.normalize, num_examples=args.num_examples,
+        noise=args.noise, test_fraction=args.test_fraction,
+        label_column=_label_column(args.label_column), task=args.task,
+        standardize=not args.no_standardize, verify=not args.no_verify,
+        max_train=args.max_train, max_test=args.max_test, seed=args.seed,
+    )
+    train = TrainSettings(
+        epochs=args.epochs or book["epochs"], batch_size=args.batch_size or book["batch_size"],
+        seed=args.seed, device=args.device or "auto",
+    )
+    return RunConfig(model=model_cfg, data=data, train=train).resolved()
+
+
+def run_train(args) -> int:
+    from shallownet.training.crossval import cross_validate
+    from shallownet.training.run import check_compatible, resume_run, train_run
+
+    log = False if args.quiet else None
+    progress = False if args.quiet else None
+    plots = not args.no_plots
+    if args.resume is not None:
+        given = [name for name in _FIXED_ON_RESUME if _was_given(args, name)]
+        if given:
+            flags = ", ".join("--" + g.replace("_", "-") for g in given)
+            raise UsageError(
+                f"--resume continues a run with its own settings; {flags} cannot change. "
+                "Only --epochs, --device, --json, --quiet and --no-plots go with --resume."
+            )
+        print(f"resuming {args.resume}", flush=True)
+        result = resume_run(args.resume, epochs=args.epochs, device=args.device,
+                            progress=progress, log=log, plots=plots)
+        return _report(result.summary, result.run_dir, args.json)
+    config = config_from_args(args)
+    check_compatible(config)
+    resolve_device(config.train.device)
+    if args.folds:
+        print(_header(config, f"{args.folds}-fold cross-validation"), flush=True)
+        summary = cross_validate(config, args.folds, args.out, progress=progress, log=log,
+                                 plots=plots)
+        run_dir = summary.pop("run_dir")
+        return _report(summary, run_dir, args.json)
+    print(_header(config, "training"), flush=True)
+    result = train_run(config, args.out, progress=progress, log=log, plots=plots)
+    return _report(result.summary, result.run_dir, args.json)
+
+
+def _was_given(args, name: str) -> bool:
+    """Whether the option ``name`` differs from its default on the command line."""
+    defaults = args.train_parser.parse_args([])
+    return getattr(args, name) != getattr(defaults, name)
+
+
+def _header(config: RunConfig, what: str) -> str:
+    m, t = config.model, config.train
+    extra = f", hidden {','.join(map(str, m.hidden))}" if m.model == "mlp" else ""
+    return (f"{what} {m.model} ({m.impl}{extra}) on {config.data.name}: {t.epochs} epochs, "
+            f"batch {t.batch_size}, {m.optimizer} lr {m.lr:g}, seed {t.seed}, "
+            f"device {t.device}")
+
+
+def _report(summary: dict, run_dir, as_json: bool) -> int:
+    parts = [f"{k.replace('_', ' ')} {summary[k]:.4f}" for k in
+             ("train_loss", "train_acc", "test_loss", "test_acc", "val_loss_mean",
+              "val_acc_mean") if isinstance(summary.get(k), float)]
+    for key in ("w_error", "b_error"):
+        if isinstance(summary.get(key), float):
+            parts.append(f"{key.replace('_', ' ')} {summary[key]:.2e}")
+    if "val_acc_std" in summary:
+        parts.append(f"val acc std {summary['val_acc_std']:.4f}")
+    elif "val_loss_std" in summary:
+        parts.append(f"val loss std {summary['val_loss_std']:.4f}")
+    rate = summary.get("samples_per_second")
+    speed = f", {rate:,.0f} examples/s" if isinstance(rate, float) and math.isfinite(rate) else ""
+    print("final  " + "  ".join(parts), flush=True)
+    print(f"time   {summary['seconds']:.1f} s training and evaluation{speed}", flush=True)
+    print(f"run    {run_dir}", flush=True)
+    if as_json:
+        print(json.dumps(json_safe({**summary, "run_dir": str(run_dir)})), flush=True)
+    sys.stdout.flush()
+    return 0

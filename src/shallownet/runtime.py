@@ -1,0 +1,77 @@
+"""Where and how reproducibly to run: ``--device auto|cpu|cuda|mps`` and seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from shallownet.errors import UsageError
+
+__all__ = ["DEVICES", "resolve_device", "seed_everything", "derive_seed"]
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def resolve_device(name: str | torch.device = "auto") -> torch.device:
+    """The device called ``name``: ``auto`` picks CUDA, then MPS (Apple), then the CPU.
+
+    ``cuda:1`` style indices are accepted. Asking for a device this machine
+    lacks is a :class:`UsageError` that says what is available.
+    """
+    if isinstance(name, torch.device):
+        name = str(name)
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        device = None
+    if device is None or device.type not in DEVICES:
+        raise UsageError(f"unknown device {name!r}; choose one of {', '.join(DEVICES)}.")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError(
+                f"--device {name}: this machine (or this PyTorch build, {torch.__version__}) "
+                f"has no CUDA GPU. Use --device auto or cpu. Available: {_available()}."
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UsageError(
+                f"--device {name}: there are {torch.cuda.device_count()} CUDA devices "
+                f"(cuda:0..cuda:{torch.cuda.device_count() - 1})."
+            )
+    if device.type == "mps" and not _mps_available():
+        raise UsageError(
+            f"--device {name}: Apple's MPS backend is not available here. "
+            f"Use --device auto or cpu. Available: {_available()}."
+        )
+    return device
+
+
+def _available() -> str:
+    found = ["cpu"]
+    if torch.cuda.is_available():
+        found.append("cuda")
+    if _mps_available():
+        found.append("mps")
+    return ", ".join(found)
+
+
+def derive_seed(seed: int, *keys: int) -> int:
+    """A 63-bit seed for the stream ``(seed, *keys)``, independent of other key tuples."""
+    state = np.random.SeedSequence([int(seed) % 2**64, *keys]).generate_state(1, np.uint64)
+    return int(state[0]) >> 1
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch's global generators (CPU and every GPU) and numpy's."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)

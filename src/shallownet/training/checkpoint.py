@@ -1,0 +1,125 @@
+"""Checkpoints: the model's weights, the optimiser's state, the run's config and its epoch.
+
+Written atomically and read with ``torch.load(weights_only=True)``, which
+rebuilds only tensors and plain containers: a file crafted to run code when
+unpickled is refused, and its code never runs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from shallownet.atomic import atomic_path
+from shallownet.errors import CheckpointError
+
+__all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "restore_model"]
+
+FORMAT = "shallownet-checkpoint/1"
+_KEYS = {"format": str, "epoch": int, "model": dict, "optimizer": dict, "config": dict,
+         "history": list}
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    *,
+    model: nn.Module,
+    optimizer,
+    config: dict,
+    epoch: int,
+    history: list[dict],
+) -> Path:
+    """Write the state after ``epoch`` completed epochs to ``path`` (temporary file, rename)."""
+    state = {
+        "format": FORMAT,
+        "epoch": int(epoch),
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "optimizer": _to_cpu(optimizer.state_dict()),
+        "config": config,
+        "history": history,
+    }
+    with atomic_path(path, what="checkpoint") as tmp:
+        torch.save(state, tmp)
+    return Path(path)
+
+
+def _to_cpu(obj):
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return obj
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """Read a checkpoint written by :func:`save_checkpoint`, without unpickling objects.
+
+    Raises
+    ------
+    CheckpointError
+        A missing or unreadable file, one that is not a shallownet checkpoint,
+        or one that would need arbitrary code to load.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(
+            f"no checkpoint at {path}. A run directory holds checkpoint.pt once its first "
+            "epoch has started; was the run started with this directory as --out?"
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any failure to parse is a bad file
+        raise CheckpointError(
+            f"cannot load the checkpoint {path}: it is damaged, not a shallownet checkpoint, "
+            "or holds objects other than tensors and plain values (refused for safety: "
+            f"loading it could run code). Details: {_first_line(exc)}"
+        ) from exc
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path} is not a shallownet checkpoint (expected format {FORMAT!r})."
+        )
+    for key, kind in _KEYS.items():
+        if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
+            raise CheckpointError(f"checkpoint {path} is damaged: {key!r} is missing or invalid.")
+    if state["epoch"] < 0:
+        raise CheckpointError(f"checkpoint {path} is damaged: epoch {state['epoch']} < 0.")
+    return state
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
+def restore_model(model: nn.Module, weights: dict, *, source: str | os.PathLike = "checkpoint"):
+    """Load ``weights`` into ``model``, or say exactly which names or shapes differ."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(weights))
+    unexpected = sorted(set(weights) - set(own))
+    shapes = [
+        f"{k} {tuple(weights[k].shape)} vs {tuple(own[k].shape)}"
+        for k in own
+        if k in weights and isinstance(weights[k], torch.Tensor)
+        and weights[k].shape != own[k].shape
+    ]
+    not_tensors = [k for k in weights if not isinstance(weights[k], torch.Tensor)]
+    problems = []
+    if missing:
+        problems.append(f"missing {', '.join(missing)}")
+    if unexpected:
+        problems.append(f"unexpected {', '.join(unexpected)}")
+    if shapes:
+        problems.append(f"shape (checkpoint vs model) {'; '.join(shapes)}")
+    if not_tensors:
+        problems.append(f"not tensors: {', '.join(not_tensors)}")
+    if problems:
+        raise CheckpointError(
+            f"the weights in {source} do not fit this model ({type(model).__name__}): "
+            + "; ".join(problems) + ". Was it saved by a run with another model or options?"
+        )
+    model.load_state_dict(weights)

@@ -1,0 +1,118 @@
+"""A run's full configuration (model, data, training settings), to and from JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import asdict, dataclass
+
+from shallownet.errors import RunConfigError, ShallownetError, UsageError
+from shallownet.registry import ModelConfig
+from shallownet.training.data import DataSpec, data_kind
+
+__all__ = ["TrainSettings", "RunConfig", "book_settings"]
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How long and how to train: epochs, batch size, seed and device."""
+
+    epochs: int = 10
+    batch_size: int = 256
+    seed: int = 0
+    device: str = "auto"
+
+    def check(self) -> TrainSettings:
+        for name, minimum in (("epochs", 1), ("batch_size", 1)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+                flag = "--" + name.replace("_", "-")
+                raise UsageError(f"{flag} must be a whole number of at least {minimum}, "
+                                 f"not {value!r}.")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise UsageError(f"--seed must be a whole number of 0 or more, not {self.seed!r}.")
+        if not isinstance(self.device, str):
+            raise UsageError(f"--device must be a name such as cpu, not {self.device!r}.")
+        return self
+
+
+def book_settings(model: str, data: str) -> dict:
+    """The book's epochs and batch size for ``model`` on ``data`` (its learning rate is the
+    registry's default).
+
+    Linear regression on the synthetic data: 3 epochs of batch 10; a CSV
+    dataset: 10 epochs of batch 32; everything else: 10 epochs of batch 256.
+    """
+    if data == "synthetic-linear":
+        return {"epochs": 3, "batch_size": 10}
+    if data_kind(data) == "csv":
+        return {"epochs": 10, "batch_size": 32}
+    return {"epochs": 10, "batch_size": 256}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run; saved as ``config.json`` and in each checkpoint."""
+
+    model: ModelConfig = ModelConfig()
+    data: DataSpec = DataSpec()
+    train: TrainSettings = TrainSettings()
+
+    def resolved(self) -> RunConfig:
+        """A copy with the model's defaults filled in; every value checked."""
+        return dataclasses.replace(self, model=self.model.resolved(), train=self.train.check())
+
+    def to_dict(self) -> dict:
+        return {"model": asdict(self.model), "data": asdict(self.data),
+                "train": asdict(self.train)}
+
+    @classmethod
+    def from_dict(cls, d: object, *, source: str = "config") -> RunConfig:
+        """Rebuild from :meth:`to_dict` output; anything malformed is a :class:`RunConfigError`."""
+        if not isinstance(d, dict):
+            raise RunConfigError(f"{source}: a run config must be a JSON object.")
+        unknown = set(d) - {"model", "data", "train"}
+        if unknown:
+            raise RunConfigError(f"{source}: unknown section(s) {', '.join(sorted(unknown))}.")
+        parts = {}
+        for key, kind in (("model", ModelConfig), ("data", DataSpec), ("train", TrainSettings)):
+            parts[key] = _section(kind, d.get(key, {}), f"{source}: {key}")
+        try:
+            return cls(**parts).resolved()
+        except ShallownetError as exc:
+            raise RunConfigError(f"{source}: {exc}") from exc
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise RunConfigError(f"{source}: invalid value ({exc}).") from exc
+
+
+def _section(kind, values: object, where: str):
+    if not isinstance(values, dict):
+        raise RunConfigError(f"{where} must be a JSON object.")
+    fields = {f.name: f for f in dataclasses.fields(kind)}
+    unknown = set(values) - set(fields)
+    if unknown:
+        raise RunConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}.")
+    clean = {}
+    for name, value in values.items():
+        default = fields[name].default
+        clean[name] = _coerce(value, default, f"{where}.{name}")
+    return kind(**clean)
+
+
+def _coerce(value, default, where: str):
+    """JSON value -> the type of the field's default (lists back to tuples)."""
+    if isinstance(default, tuple):
+        if not isinstance(value, list | tuple) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value
+        ):
+            raise RunConfigError(f"{where} must be a list of numbers, not {value!r}.")
+        return tuple(value)
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise RunConfigError(f"{where} must be true or false, not {value!r}.")
+        return value
+    if isinstance(value, bool | list | dict):
+        raise RunConfigError(f"{where} has an invalid value {value!r}.")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RunConfigError(f"{where} must be finite, not {value!r}.")
+    return value

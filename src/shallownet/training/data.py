@@ -1,0 +1,216 @@
+"""The dataset a run trains on, named as on the command line, as in-memory tensors.
+
+``--data`` is ``fashion-mnist``, ``mnist``, ``synthetic-linear`` or a path to
+a CSV file. Whatever it is, a run gets a :class:`TrainingData`: train and test
+tensors, the task, the class names, the shape of one example.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from shallownet.data.catalog import CATALOG
+from shallownet.data.images import load_image_dataset
+from shallownet.data.synthetic import TRUE_B, TRUE_W, synthetic_data
+from shallownet.data.tabular import read_csv_dataset, train_test_split
+from shallownet.errors import UsageError
+from shallownet.runtime import derive_seed
+
+__all__ = ["DataSpec", "TrainingData", "load_training_data", "data_kind", "IMAGE_DATASETS"]
+
+IMAGE_DATASETS = tuple(CATALOG)
+SYNTHETIC = "synthetic-linear"
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What to load: the dataset's name and how to prepare it (saved with each run).
+
+    Attributes
+    ----------
+    name : str
+        ``fashion-mnist``, ``mnist``, ``synthetic-linear`` or a path to a ``.csv`` file.
+    data_dir : str, optional
+        Directory of the image dataset (else the usual search order).
+    resize : int, optional
+        Image height and width after resizing.
+    normalize : bool
+        Standardise images with the training set's mean and std.
+    num_examples, noise : int, float
+        Synthetic data: examples in each of the train and test sets, noise std.
+    test_fraction : float
+        CSV: the share of rows held out for testing.
+    label_column : int or str
+        CSV: the target column (index or header name), the last by default.
+    task : {"auto", "classification", "regression"}
+        CSV: what the target is (``auto`` guesses from its values).
+    standardize : bool
+        CSV: standardise features with the training part's mean and std.
+    verify : bool
+        Images: require the files' checksums to match the published data
+        (``False`` trusts your own IDX files in ``data_dir``).
+    max_train, max_test : int, optional
+        Use only the first ``max_train`` training and ``max_test`` test examples
+        (quick experiments).
+    seed : int
+        Seed of the synthetic data and of the CSV split.
+    """
+
+    name: str = "fashion-mnist"
+    data_dir: str | None = None
+    resize: int | None = None
+    normalize: bool = False
+    num_examples: int = 1000
+    noise: float = 0.01
+    test_fraction: float = 0.2
+    label_column: int | str = -1
+    task: str = "auto"
+    standardize: bool = True
+    verify: bool = True
+    max_train: int | None = None
+    max_test: int | None = None
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TrainingData:
+    """Train and test tensors and what they mean.
+
+    Attributes
+    ----------
+    train_X, train_y, test_X, test_y : Tensor
+        Features (n, *input_shape); targets int64 (n,) for classes or float (n, 1).
+    task : {"classification", "regression"}
+    classes : tuple of str, or None
+        Text label of each class index.
+    input_shape : tuple of int
+        Shape of one example, e.g. (1, 28, 28) or (8,).
+    true_w, true_b : Tensor, float or None
+        The parameters that generated synthetic data.
+    mean, std : float or None
+        The normalisation applied to images (needed to predict new ones).
+    """
+
+    name: str
+    train_X: torch.Tensor
+    train_y: torch.Tensor
+    test_X: torch.Tensor
+    test_y: torch.Tensor
+    task: str
+    classes: tuple[str, ...] | None
+    true_w: torch.Tensor | None = None
+    true_b: float | None = None
+    mean: float | None = None
+    std: float | None = None
+    details: dict = field(default_factory=dict)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.train_X.shape[1:])
+
+    @property
+    def num_outputs(self) -> int:
+        """Number of classes, or 1 for regression."""
+        return len(self.classes) if self.classes is not None else 1
+
+    @property
+    def is_image(self) -> bool:
+        return self.train_X.ndim == 4
+
+
+def data_kind(name: str) -> str:
+    """``image``, ``synthetic`` or ``csv``, judged from the name alone (no file read)."""
+    if name in IMAGE_DATASETS:
+        return "image"
+    if name == SYNTHETIC:
+        return "synthetic"
+    if name.lower().endswith(".csv") or Path(name).is_file():
+        return "csv"
+    raise UsageError(
+        f"unknown dataset {name!r}; choose one of {', '.join((*IMAGE_DATASETS, SYNTHETIC))}, "
+        "or give the path of a .csv file."
+    )
+
+
+def load_training_data(spec: DataSpec, *, progress: bool | None = None) -> TrainingData:
+    """Load (or generate) the dataset ``spec`` names."""
+    kind = data_kind(spec.name)
+    for name in ("max_train", "max_test"):
+        value = getattr(spec, name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or value < 1):
+            raise UsageError(f"--{name.replace('_', '-')} must be a positive whole number, "
+                             f"not {value!r}.")
+    if kind == "image":
+        data = _image_data(spec, progress)
+    elif kind == "synthetic":
+        data = _synthetic_data(spec)
+    else:
+        data = _csv_data(spec)
+    return _limited(data, spec.max_train, spec.max_test)
+
+
+def _limited(data: TrainingData, max_train: int | None, max_test: int | None) -> TrainingData:
+    """Keep the first ``max_train`` / ``max_test`` examples (copies, so the rest is freed)."""
+    if max_train is not None and max_train < len(data.train_X):
+        data.train_X, data.train_y = data.train_X[:max_train].clone(), data.train_y[:max_train]
+    if max_test is not None and max_test < len(data.test_X):
+        data.test_X, data.test_y = data.test_X[:max_test].clone(), data.test_y[:max_test]
+    return data
+
+
+def _image_data(spec: DataSpec, progress) -> TrainingData:
+    data = load_image_dataset(
+        spec.name, data_dir=spec.data_dir, resize=spec.resize, normalize=spec.normalize,
+        verify=spec.verify, progress=progress,
+    )
+    return TrainingData(
+        name=spec.name,
+        train_X=data.train_images, train_y=data.train_labels,
+        test_X=data.test_images, test_y=data.test_labels,
+        task="classification", classes=tuple(data.classes),
+        mean=data.mean, std=data.std,
+        details={"directory": str(data.directory), "source": data.source,
+                 "verified": data.verified},
+    )
+
+
+def _synthetic_data(spec: DataSpec) -> TrainingData:
+    if not isinstance(spec.num_examples, int) or spec.num_examples < 1:
+        raise UsageError(f"--num-examples must be a positive integer, not {spec.num_examples}.")
+    if not (math.isfinite(spec.noise) and spec.noise >= 0):
+        raise UsageError(f"--noise is a standard deviation, 0 or more, not {spec.noise}.")
+    w = torch.tensor(TRUE_W)
+    train = synthetic_data(w, TRUE_B, spec.num_examples, noise=spec.noise,
+                           seed=derive_seed(spec.seed, 0))
+    test = synthetic_data(w, TRUE_B, spec.num_examples, noise=spec.noise,
+                          seed=derive_seed(spec.seed, 1))
+    return TrainingData(
+        name=SYNTHETIC, train_X=train[0], train_y=train[1], test_X=test[0], test_y=test[1],
+        task="regression", classes=None, true_w=w, true_b=TRUE_B,
+        details={"formula": "y = X w + b + N(0, noise^2)", "w": list(TRUE_W), "b": TRUE_B,
+                 "noise": spec.noise},
+    )
+
+
+def _csv_data(spec: DataSpec) -> TrainingData:
+    path = Path(os.path.expanduser(spec.name))
+    data = read_csv_dataset(path, label_column=spec.label_column, task=spec.task)
+    split = train_test_split(data, test_fraction=spec.test_fraction, seed=spec.seed,
+                             standardize=spec.standardize)
+    return TrainingData(
+        name=str(path),
+        train_X=split.train.features, train_y=split.train.targets,
+        test_X=split.test.features, test_y=split.test.targets,
+        task=data.task, classes=data.classes,
+        details={"features": list(data.feature_names), "target": data.target_name,
+                 "rows": len(data)},
+    )

@@ -1,0 +1,361 @@
+"""Runs: train into a run directory, resume one, evaluate its checkpoint, predict with it.
+
+These are what ``shallownet train | evaluate | predict`` call; each works the
+same from Python.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shlex
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from shallownet.errors import (
+    CheckpointError,
+    RunConfigError,
+    TrainingDiverged,
+    UsageError,
+)
+from shallownet.metrics import confusion_matrix, per_class_accuracy
+from shallownet.registry import MODELS, ModelSetup, build
+from shallownet.runtime import resolve_device
+from shallownet.training.checkpoint import load_checkpoint, restore_model, save_checkpoint
+from shallownet.training.config import RunConfig
+from shallownet.training.data import TrainingData, data_kind, load_training_data
+from shallownet.training.rundir import RunDir, default_run_path
+from shallownet.training.trainer import Trainer, parameter_errors
+
+__all__ = ["RunResult", "check_compatible", "dataset_facts", "train_run", "resume_run",
+           "evaluate_run", "predict_images", "GALLERY_SIZE"]
+
+GALLERY_SIZE = 24
+Log = Callable[[str], None]
+
+
+@dataclass
+class RunResult:
+    """What a run produced: its directory, per-epoch history and final figures."""
+
+    run_dir: RunDir
+    config: RunConfig
+    history: list[dict]
+    summary: dict
+
+
+def check_compatible(config: RunConfig, data: TrainingData | None = None) -> None:
+    """Refuse a model that cannot train on the data (before loading it, and after).
+
+    linreg needs a regression target; softmax, mlp and lenet class labels;
+    logreg two classes; lenet images.
+    """
+    model, name = config.model.model, config.data.name
+    task = MODELS[model].task
+    kind = data_kind(name)
+    regression_data = kind == "synthetic" or (data is not None and data.task == "regression")
+    if kind == "image" and task == "regression":
+        raise UsageError(f"{model} fits a number per example; {name} has class labels. "
+                         "Use --model softmax, mlp or lenet for images.")
+    if kind == "image" and task == "binary":
+        raise UsageError(f"logreg separates two classes, but {name} has 10. "
+                         "Use --model softmax, mlp or lenet; logreg is for a CSV file with a "
+                         "0/1 target.")
+    if kind == "synthetic" and task != "regression":
+        raise UsageError(f"synthetic-linear is a regression dataset (y = Xw + b + noise); "
+                         f"train it with --model linreg, not {model}.")
+    if model == "lenet" and kind != "image":
+        raise UsageError(f"lenet is a convolutional network for images; {name} is not an image "
+                         "dataset. Use --data fashion-mnist or mnist.")
+    if data is None:
+        return
+    if task == "regression" and not regression_data:
+        raise UsageError(f"{model} fits a number per example, but the target of {name} has "
+                         f"{data.num_outputs} classes. Use --model softmax, mlp or logreg, or "
+                         "--task regression.")
+    if task != "regression" and regression_data:
+        raise UsageError(f"{model} is a classifier, but the target of {name} is a continuous "
+                         "value. Use --model linreg, or --task classification for integer "
+                         "labels.")
+    if task == "binary" and data.num_outputs != 2:
+        raise UsageError(f"logreg separates two classes, but {name} has {data.num_outputs} "
+                         f"({', '.join(data.classes or ())}). Use --model softmax or mlp.")
+
+
+def dataset_facts(data: TrainingData) -> dict:
+    """What a run must remember of its data: task, classes, input shape, normalisation."""
+    return {
+        "name": data.name, "task": data.task,
+        "classes": list(data.classes) if data.classes is not None else None,
+        "input_shape": list(data.input_shape),
+        "train_examples": len(data.train_X), "test_examples": len(data.test_X),
+        "mean": data.mean, "std": data.std, **data.details,
+    }
+
+
+def _build(config: RunConfig, data_facts: dict, device) -> ModelSetup:
+    return build(config.model, input_shape=data_facts["input_shape"],
+                 num_outputs=len(data_facts["classes"] or [None]),
+                 seed=config.train.seed, device=device)
+
+
+def train_run(
+    config: RunConfig,
+    out: str | os.PathLike | None = None,
+    *,
+    progress: bool | None = None,
+    log: Log | bool | None = None,
+    plots: bool = True,
+    live_plot: bool | None = None,
+) -> RunResult:
+    """Train ``config`` from scratch into the run directory ``out`` (default ``runs/...``)."""
+    config = config.resolved()
+    check_compatible(config)
+    device = resolve_device(config.train.device)
+    run_dir = RunDir(out or default_run_path(config.model.model, config.model.impl,
+                                             config.data.name)).create()
+    data = load_training_data(config.data, progress=progress)
+    check_compatible(config, data)
+    facts = dataset_facts(data)
+    run_dir.write_config(config.to_dict(), facts)
+    setup = _build(config, facts, device)
+    return _train(run_dir, config, facts, setup, data, [], device=device, progress=progress,
+                  log=log, plots=plots, live_plot=live_plot)
+
+
+def resume_run(
+    run_dir: str | os.PathLike,
+    *,
+    epochs: int | None = None,
+    device: str | None = None,
+    progress: bool | None = None,
+    log: Log | bool | None = None,
+    plots: bool = True,
+    live_plot: bool | None = None,
+) -> RunResult:
+    """Continue the run in ``run_dir`` from its checkpoint up to ``epochs`` (default: its own).
+
+    With the same seed the result is exactly that of an uninterrupted run.
+    """
+    run_dir = RunDir(run_dir)
+    state, config, facts = _load_run(run_dir)
+    changes = {}
+    if epochs is not None:
+        changes["epochs"] = epochs
+    if device is not None:
+        changes["device"] = device
+    if changes:
+        config = dataclasses.replace(config, train=dataclasses.replace(config.train, **changes))
+        config = config.resolved()
+    device = resolve_device(config.train.device)
+    data = load_training_data(config.data, progress=progress)
+    setup = _restore(state, config, facts, device, run_dir)
+    history = state["history"][: state["epoch"]]
+    return _train(run_dir, config, facts, setup, data, history, device=device,
+                  progress=progress, log=log, plots=plots, live_plot=live_plot)
+
+
+def _load_run(run_dir: RunDir) -> tuple[dict, RunConfig, dict]:
+    if not run_dir.path.is_dir():
+        raise RunConfigError(f"{run_dir.path} is not a run directory (no such directory).")
+    state = load_checkpoint(run_dir.checkpoint)
+    source = f"the config in {run_dir.checkpoint}"
+    saved = dict(state["config"])
+    facts = saved.pop("dataset", None)
+    saved.pop("shallownet", None)
+    config = RunConfig.from_dict(saved, source=source)
+    if not isinstance(facts, dict) or not isinstance(facts.get("input_shape"), list):
+        raise CheckpointError(f"{source} lacks the dataset's facts (input shape, classes).")
+    return state, config, facts
+
+
+def _restore(state: dict, config: RunConfig, facts: dict, device, run_dir: RunDir) -> ModelSetup:
+    setup = _build(config, facts, device)
+    restore_model(setup.model, state["model"], source=run_dir.checkpoint)
+    try:
+        setup.optimizer.load_state_dict(state["optimizer"])
+    except (ValueError, KeyError, TypeError, IndexError, UsageError, RuntimeError) as exc:
+        raise CheckpointError(
+            f"the optimiser state in {run_dir.checkpoint} does not fit a "
+            f"{config.model.optimizer} optimiser of this model: {exc}"
+        ) from exc
+    setup.model.to(device)
+    return setup
+
+
+def _train(run_dir: RunDir, config: RunConfig, facts: dict, setup: ModelSetup,
+           data: TrainingData, history: list[dict], *, device, progress, log, plots,
+           live_plot) -> RunResult:
+    full = {**config.to_dict(), "dataset": facts}
+
+    def checkpoint(epoch: int, records: list[dict]) -> None:
+        save_checkpoint(run_dir.checkpoint, model=setup.model, optimizer=setup.optimizer,
+                        config=full, epoch=epoch, history=records)
+        run_dir.write_metrics(records)
+
+    if not history:
+        checkpoint(0, [])  # a good checkpoint exists before the first step
+    trainer = Trainer(config.train.epochs, config.train.batch_size, seed=config.train.seed,
+                      device=device, progress=progress, log=log, live_plot=live_plot)
+    try:
+        history = trainer.fit(setup, data, history=history, on_epoch_end=checkpoint)
+    except TrainingDiverged as exc:
+        done = exc.epoch - 1
+        raise TrainingDiverged(
+            f"{exc} The checkpoint of the last good epoch ({done}) is kept in "
+            f"{run_dir.checkpoint}.", epoch=exc.epoch, step=exc.step,
+        ) from None
+    except KeyboardInterrupt:
+        print(f"shallownet: interrupted; the last complete epoch is saved. Resume with:\n"
+              f"  shallownet train --resume {shlex.quote(str(run_dir.path))}", file=sys.stderr)
+        raise
+    summary, report = _final_figures(trainer, setup, data, config, history)
+    run_dir.write_metrics(history, {"final": summary, **report})
+    if plots:
+        _draw(run_dir, setup, data, trainer, history, report, config)
+    return RunResult(run_dir=run_dir, config=config, history=history, summary=summary)
+
+
+def _final_figures(trainer: Trainer, setup: ModelSetup, data: TrainingData, config: RunConfig,
+                   history: list[dict]) -> tuple[dict, dict]:
+    last = history[-1] if history else {}
+    seconds = sum(r["seconds"] for r in history)
+    summary = {"model": config.model.model, "impl": config.model.impl, "data": data.name,
+               "epochs": len(history)}
+    for key in ("train_loss", "train_acc", "test_loss", "test_acc", "w_error", "b_error"):
+        if key in last:
+            summary[key] = last[key]
+    summary["seconds"] = seconds
+    summary["samples_per_second"] = len(history) * len(data.train_X) / seconds if seconds else None
+    report = {}
+    if setup.task != "regression":
+        outputs = trainer.predict(setup, data.test_X)
+        matrix = confusion_matrix(setup.predict_labels(outputs).cpu(), data.test_y,
+                                  data.num_outputs)
+        report = {"classes": list(data.classes), "confusion_matrix": matrix.tolist(),
+                  "per_class_acc": per_class_accuracy(matrix).tolist()}
+    return summary, report
+
+
+def _draw(run_dir: RunDir, setup, data: TrainingData, trainer: Trainer, history, report,
+          config: RunConfig) -> None:
+    import matplotlib.pyplot as plt
+
+    from shallownet.plots.confusion import plot_confusion_matrix
+    from shallownet.plots.gallery import plot_prediction_gallery
+    from shallownet.plots.images import save_figure
+    from shallownet.plots.training import plot_training_curves
+
+    title = f"{config.model.model} ({config.model.impl}) on {Path(data.name).name}"
+    figures = []
+    if history:
+        fig = plot_training_curves(history, total_epochs=config.train.epochs, title=title)
+        figures.append(fig)
+        save_figure(fig, run_dir.curves_png)
+        save_figure(fig, run_dir.curves_svg)
+    if report:
+        fig = plot_confusion_matrix(torch.tensor(report["confusion_matrix"]), data.classes,
+                                    title=f"{title}: test set")
+        figures.append(fig)
+        save_figure(fig, run_dir.confusion)
+    if report and data.is_image:
+        images = data.test_X[:GALLERY_SIZE]
+        predicted = setup.predict_labels(trainer.predict(setup, images)).cpu()
+        fig = plot_prediction_gallery(
+            _displayable(images, data), [data.classes[int(i)] for i in data.test_y[:len(images)]],
+            [data.classes[int(i)] for i in predicted], title=f"{title}: first test images",
+        )
+        figures.append(fig)
+        save_figure(fig, run_dir.gallery)
+    for fig in figures:
+        plt.close(fig)
+
+
+def _displayable(images: torch.Tensor, data: TrainingData) -> torch.Tensor:
+    if data.mean is not None:
+        return images * data.std + data.mean
+    return images
+
+
+def evaluate_run(run_dir: str | os.PathLike, *, device: str | None = None,
+                 progress: bool | None = None) -> dict:
+    """Test figures of the checkpoint in ``run_dir``, recomputed from its weights.
+
+    Returns ``test_loss``, ``test_acc`` (classifiers), per-class accuracy and
+    the epoch, plus ``recorded_test_acc``/``recorded_test_loss``: what training
+    recorded for that epoch.
+    """
+    run_dir = RunDir(run_dir)
+    state, config, facts = _load_run(run_dir)
+    device = resolve_device(device or config.train.device)
+    data = load_training_data(config.data, progress=progress)
+    if list(data.input_shape) != facts["input_shape"]:
+        raise RunConfigError(f"the dataset {data.name} now has examples of shape "
+                             f"{data.input_shape}, but the run trained on {facts['input_shape']}.")
+    setup = _restore(state, config, facts, device, run_dir)
+    trainer = Trainer(config.train.epochs, config.train.batch_size, seed=config.train.seed,
+                      device=device, progress=False, log=False)
+    result = {"run_dir": str(run_dir.path), "model": config.model.model,
+              "impl": config.model.impl, "data": data.name, "epoch": state["epoch"]}
+    test = trainer.evaluate(setup, data.test_X, data.test_y)
+    result["test_loss"] = test["loss"]
+    if "acc" in test:
+        result["test_acc"] = test["acc"]
+        outputs = trainer.predict(setup, data.test_X)
+        matrix = confusion_matrix(setup.predict_labels(outputs).cpu(), data.test_y,
+                                  data.num_outputs)
+        result["per_class_acc"] = dict(zip(data.classes, per_class_accuracy(matrix).tolist(),
+                                           strict=True))
+    if data.true_w is not None:
+        result.update(parameter_errors(setup, data))
+    history = state["history"]
+    if state["epoch"] and len(history) >= state["epoch"]:
+        recorded = history[state["epoch"] - 1]
+        for key in ("test_loss", "test_acc"):
+            if key in recorded:
+                result[f"recorded_{key}"] = recorded[key]
+    result["n"] = test["n"]
+    return result
+
+
+def predict_images(run_dir: str | os.PathLike, paths: Sequence[str | os.PathLike], *,
+                   top: int = 3, invert: str | bool = "auto",
+                   device: str | None = None) -> list[dict]:
+    """Classify image files with the run's model: ``[{file, top: [(class, p), ...]}, ...]``.
+
+    Each image is made greyscale, square and the model's size, and inverted
+    when its background is light (the model learnt light objects on black).
+    """
+    from shallownet.data.imagefile import load_image_files
+
+    if not isinstance(top, int) or isinstance(top, bool) or top < 1:
+        raise UsageError(f"--top must be a positive whole number, not {top!r}.")
+    if not paths:
+        raise UsageError("give at least one image file to classify.")
+    run_dir = RunDir(run_dir)
+    state, config, facts = _load_run(run_dir)
+    shape = facts["input_shape"]
+    if len(shape) != 3 or shape[0] != 1 or not facts.get("classes"):
+        raise UsageError(
+            f"predict classifies greyscale images, but the run in {run_dir.path} was trained on "
+            f"{facts.get('name')} (examples of shape {tuple(shape)}, task {facts.get('task')})."
+        )
+    device = resolve_device(device or config.train.device)
+    setup = _restore(state, config, facts, device, run_dir)
+    X = load_image_files(paths, size=tuple(shape[1:]), invert=invert,
+                         mean=facts.get("mean"), std=facts.get("std"))
+    trainer = Trainer(device=device, progress=False, log=False)
+    probs = setup.probabilities(trainer.predict(setup, X)).cpu()
+    classes = facts["classes"]
+    k = min(top, len(classes))
+    results = []
+    for path, p in zip(paths, probs, strict=True):
+        values, indices = p.topk(k)
+        results.append({"file": str(path),
+                        "top": [(classes[int(i)], float(v)) for v, i in
+                                zip(values, indices, strict=True)]})
+    return results

@@ -1,0 +1,115 @@
+"""The run directory: one folder per training run, holding everything it produced.
+
+::
+
+    runs/softmax-scratch-fashion-mnist-20261124-101500/
+        config.json        the run's configuration and dataset facts
+        metrics.csv        one row per epoch
+        metrics.json       the same, plus final figures, confusion matrix, per-class accuracy
+        curves.png/.svg    loss and accuracy per epoch
+        gallery.png        test images with true and predicted labels (image data)
+        confusion.png      confusion matrix (classifiers)
+        checkpoint.pt      weights, optimiser state, config, epoch (after every epoch)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+from pathlib import Path
+
+from shallownet import __version__
+from shallownet.atomic import write_json, write_text
+from shallownet.errors import OutputError, RunConfigError
+
+__all__ = ["RunDir", "default_run_path"]
+
+_METRIC_ORDER = ("fold", "epoch", "train_loss", "train_acc", "test_loss", "test_acc",
+                 "w_error", "b_error", "seconds")
+
+
+def default_run_path(model: str, impl: str, data: str, root: str | os.PathLike = "runs") -> Path:
+    """``runs/MODEL-IMPL-DATA-YYYYmmdd-HHMMSS`` (``-2``, ``-3``, ... if taken)."""
+    stem = Path(data).stem if data.lower().endswith(".csv") else data
+    base = Path(root) / f"{model}-{impl}-{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+class RunDir:
+    """Paths and writers of one run directory."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    config = property(lambda self: self.path / "config.json")
+    metrics_csv = property(lambda self: self.path / "metrics.csv")
+    metrics_json = property(lambda self: self.path / "metrics.json")
+    curves_png = property(lambda self: self.path / "curves.png")
+    curves_svg = property(lambda self: self.path / "curves.svg")
+    gallery = property(lambda self: self.path / "gallery.png")
+    confusion = property(lambda self: self.path / "confusion.png")
+    checkpoint = property(lambda self: self.path / "checkpoint.pt")
+
+    def create(self) -> RunDir:
+        """Make the directory; refuse one that already holds a run."""
+        if self.config.exists() or self.checkpoint.exists():
+            raise OutputError(
+                f"{self.path} already holds a run. Continue it with --resume {self.path}, "
+                "or choose another --out."
+            )
+        if self.path.exists() and not self.path.is_dir():
+            raise OutputError(f"--out {self.path} is a file, not a directory.")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(
+                f"cannot create the run directory {self.path}: {exc.strerror or exc}. "
+                "Choose another --out."
+            ) from exc
+        return self
+
+    def write_config(self, config: dict, dataset: dict) -> None:
+        write_json(self.config, {"shallownet": __version__, **config, "dataset": dataset},
+                   what="run config")
+
+    def read_config(self) -> dict:
+        """The parsed ``config.json`` (a :class:`RunConfigError` if missing or not JSON)."""
+        if not self.path.is_dir():
+            raise RunConfigError(f"{self.path} is not a run directory (no such directory).")
+        try:
+            return json.loads(self.config.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise RunConfigError(
+                f"{self.path} is not a run directory: it has no config.json."
+            ) from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise RunConfigError(f"cannot read {self.config}: {exc}.") from exc
+
+    def write_metrics(self, history: list[dict], summary: dict | None = None) -> None:
+        """``metrics.csv`` (one row per epoch) and ``metrics.json`` (history and summary)."""
+        keys = [k for k in _METRIC_ORDER if any(k in r for r in history)]
+        keys += sorted({k for r in history for k in r} - set(keys))
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n")
+        writer.writeheader()
+        for record in history:
+            writer.writerow({k: _csv_value(record.get(k)) for k in keys})
+        write_text(self.metrics_csv, buffer.getvalue(), what="metrics file")
+        write_json(self.metrics_json, {"history": history, **(summary or {})},
+                   what="metrics file")
+
+
+def _csv_value(value):
+    if isinstance(value, float):
+        return repr(value)
+    return "" if value is None else value

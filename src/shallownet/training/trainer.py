@@ -1,0 +1,299 @@
+"""Epochs of minibatch training for any registry model, with per-epoch figures.
+
+The loop, for epoch e = 1..E::
+
+    for X, y in batches of the shuffled training set:
+        zero the gradients; l = loss(model(X), y); backward on mean(l); optimiser step
+    train_loss = mean of l over the epoch;  train_acc = share of argmax(o) == y
+    test figures from the model in eval mode, without gradients
+
+Figures add up in tensors on the device and are read once per epoch; every
+``check_every`` steps one read checks that the loss is still finite.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+from collections.abc import Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from shallownet.data.iterator import ArrayLoader
+from shallownet.errors import TrainingDiverged, UsageError
+from shallownet.metrics import Timer
+from shallownet.registry import ModelSetup
+from shallownet.runtime import derive_seed, resolve_device
+from shallownet.scratch.layers import Linear as ScratchLinear
+from shallownet.training.data import TrainingData
+
+__all__ = ["Trainer", "estimated_w_b", "parameter_errors", "format_epoch"]
+
+EpochCallback = Callable[[int, list[dict]], None]
+
+
+class Trainer:
+    """Train a :class:`~shallownet.registry.ModelSetup` on a :class:`TrainingData`.
+
+    Parameters
+    ----------
+    epochs : int, default 10
+        Epochs to train in total (a resumed run continues up to this number).
+    batch_size : int, default 256
+    seed : int, default 0
+        Seeds the shuffling and, epoch by epoch, dropout: the same seed gives
+        the same figures on the CPU, and a resumed run continues exactly.
+    device : {"auto", "cpu", "cuda", "mps"} or torch.device, default "auto"
+    progress : bool, optional
+        A progress bar over each epoch's batches (default: when stderr is a terminal).
+    live_plot : bool, optional
+        Redraw the curves after every epoch in Jupyter (default: inside Jupyter only).
+    log : callable, optional
+        Called with one line of text per epoch (default: print to stdout).
+        ``log=False`` prints nothing.
+    check_every : int, default 50
+        Steps between checks that the loss is finite.
+
+    Examples
+    --------
+    >>> trainer = Trainer(epochs=10, batch_size=256, seed=0)   # doctest: +SKIP
+    >>> history = trainer.fit(setup, data)                     # doctest: +SKIP
+    >>> trainer.evaluate(setup, data.test_X, data.test_y)      # doctest: +SKIP
+    {'loss': 0.51, 'acc': 0.83, 'n': 10000}
+    """
+
+    def __init__(
+        self,
+        epochs: int = 10,
+        batch_size: int = 256,
+        *,
+        seed: int = 0,
+        device: str | torch.device = "auto",
+        progress: bool | None = None,
+        live_plot: bool | None = None,
+        log: Callable[[str], None] | bool | None = None,
+        check_every: int = 50,
+        eval_batch_size: int = 4096,
+    ) -> None:
+        _check_count("epochs", epochs, minimum=0)
+        _check_count("batch_size", batch_size)
+        _check_count("check_every", check_every)
+        _check_count("eval_batch_size", eval_batch_size)
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise UsageError(f"seed must be an integer, not {seed!r}.")
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.seed = seed
+        self.device = resolve_device(device)
+        self.progress = sys.stderr.isatty() if progress is None else bool(progress)
+        self.live_plot = live_plot
+        if log is None or log is True:
+            self.log = lambda line: print(line, flush=True)
+        else:
+            self.log = log or (lambda line: None)
+        self.check_every = check_every
+        self.eval_batch_size = eval_batch_size
+        self.timer = Timer()
+
+    # -- training ---------------------------------------------------------------------------
+
+    def fit(
+        self,
+        setup: ModelSetup,
+        data: TrainingData,
+        *,
+        history: list[dict] | None = None,
+        on_epoch_end: EpochCallback | None = None,
+        eval_name: str = "test",
+    ) -> list[dict]:
+        """Train from epoch ``len(history) + 1`` to ``epochs``; return the full history.
+
+        Each record has ``epoch``, ``train_loss``, ``test_loss``, ``seconds`` and,
+        for classifiers, ``train_acc`` and ``test_acc``; for data generated from
+        known ``w`` and ``b``, ``w_error`` = ‖ŵ − w‖₂ and ``b_error`` = |b̂ − b|.
+        ``on_epoch_end(epoch, history)`` runs after each epoch (e.g. to save a
+        checkpoint). ``eval_name`` names the held-out figures (``val`` in
+        cross-validation). Raises :class:`TrainingDiverged` when the loss stops being finite.
+        """
+        _check_fits(setup, data)
+        history = list(history or [])
+        setup.model.to(self.device)
+        loader = ArrayLoader(data.train_X, data.train_y, batch_size=self.batch_size,
+                             shuffle=True, seed=self.seed, device=self.device)
+        test_X, test_y = data.test_X.to(self.device), data.test_y.to(self.device)
+        live = _live_plot(self.live_plot, self.epochs)
+        try:
+            for epoch in range(len(history) + 1, self.epochs + 1):
+                self.timer.start()
+                record = {"epoch": epoch, **self._train_epoch(setup, loader, epoch)}
+                test = self.evaluate(setup, test_X, test_y)
+                record[f"{eval_name}_loss"] = test["loss"]
+                if "acc" in test:
+                    record[f"{eval_name}_acc"] = test["acc"]
+                if data.true_w is not None:
+                    record.update(parameter_errors(setup, data))
+                record["seconds"] = self.timer.stop()
+                history.append(record)
+                self.log(format_epoch(record, self.epochs))
+                live.update(history)
+                if on_epoch_end is not None:
+                    on_epoch_end(epoch, history)
+        finally:
+            live.close()
+        return history
+
+    def _train_epoch(self, setup: ModelSetup, loader: ArrayLoader, epoch: int) -> dict:
+        setup.model.train()
+        loader.set_epoch(epoch - 1)
+        torch.manual_seed(derive_seed(self.seed, 1, epoch))  # dropout masks of this epoch
+        steps = len(loader)
+        acc_dtype = torch.float32 if self.device.type == "mps" else torch.float64
+        step_losses = torch.zeros(steps, dtype=acc_dtype, device=self.device)
+        correct = torch.zeros((), dtype=torch.int64, device=self.device)
+        classify = setup.task != "regression"
+        bar = tqdm(loader, total=steps, desc=f"epoch {epoch}/{self.epochs}", unit="batch",
+                   leave=False, disable=not self.progress, file=sys.stderr)
+        for step, (X, y) in enumerate(bar):
+            losses, outputs = setup.train_step(X, y)
+            step_losses[step] = losses.sum(dtype=acc_dtype)
+            if classify:
+                correct += (setup.predict_labels(outputs) == y).sum()
+            if (step + 1) % self.check_every == 0 or step + 1 == steps:
+                self._check_finite(setup, step_losses[: step + 1], epoch, steps)
+        n = loader.num_examples
+        figures = {"train_loss": float(step_losses.sum()) / n}
+        self._warn_if_exploding(step_losses, loader, epoch, setup.config.lr)
+        if classify:
+            figures["train_acc"] = int(correct) / n
+        return figures
+
+    def _check_finite(self, setup, step_losses, epoch: int, steps: int) -> None:
+        bad = ~torch.isfinite(step_losses)
+        if not bool(bad.any()):
+            return
+        step = int(bad.nonzero()[0, 0]) + 1
+        value = float(step_losses[step - 1])
+        lr = setup.config.lr
+        raise TrainingDiverged(
+            f"training diverged at epoch {epoch}, step {step} of {steps}: the loss became "
+            f"{value}. The likely cause is a learning rate too large for this model "
+            f"(lr = {lr:g}); try a smaller one, e.g. --lr {lr / 10:g}"
+            + (" (or standardised features)." if setup.task != "classification" else "."),
+            epoch=epoch, step=step,
+        )
+
+    def _warn_if_exploding(self, step_losses, loader, epoch: int, lr: float) -> None:
+        """Warn when the mean loss of the epoch's last batch is 100× that of its first batch."""
+        if len(step_losses) < 2:
+            return
+        last_size = loader.num_examples - (len(step_losses) - 1) * loader.batch_size
+        first = float(step_losses[0]) / loader.batch_size
+        last = float(step_losses[-1]) / last_size
+        if last > 100 * max(first, 1e-3):
+            warnings.warn(
+                f"the training loss grew from {first:.3g} to {last:.3g} during epoch {epoch}; "
+                f"the learning rate ({lr:g}) is probably too large.", stacklevel=2,
+            )
+
+    # -- evaluation -------------------------------------------------------------------------
+
+    def predict(self, setup: ModelSetup, X: torch.Tensor) -> torch.Tensor:
+        """The model's outputs for ``X`` (logits, or values for regression), in eval mode."""
+        model = setup.model
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.inference_mode():
+                parts = [
+                    model(X[i : i + self.eval_batch_size].to(self.device))
+                    for i in range(0, len(X), self.eval_batch_size)
+                ]
+        finally:
+            model.train(was_training)
+        if not parts:
+            raise UsageError("nothing to predict: X has no examples.")
+        return torch.cat(parts)
+
+    def evaluate(self, setup: ModelSetup, X: torch.Tensor, y: torch.Tensor) -> dict:
+        """Mean loss (``loss``) and, for classifiers, accuracy (``acc``) on ``(X, y)``."""
+        outputs = self.predict(setup, X)
+        y = y.to(outputs.device)
+        with torch.inference_mode():
+            loss = float(setup.loss(outputs, y).sum(dtype=torch.float64)) / len(y)
+        result = {"loss": loss, "n": len(y)}
+        if setup.task != "regression":
+            result["acc"] = int((setup.predict_labels(outputs) == y).sum()) / len(y)
+        return result
+
+
+def _check_count(name: str, value, *, minimum: int = 1) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise UsageError(f"{name} must be an integer of at least {minimum}, not {value!r}.")
+
+
+def _check_fits(setup: ModelSetup, data: TrainingData) -> None:
+    if tuple(setup.input_shape) != data.input_shape:
+        raise UsageError(
+            f"the model takes examples of shape {tuple(setup.input_shape)}, but {data.name} "
+            f"has {data.input_shape}."
+        )
+    if (setup.task == "regression") != (data.task == "regression"):
+        raise UsageError(
+            f"model {setup.config.model!r} does {setup.task}, but {data.name} is a "
+            f"{data.task} dataset."
+        )
+
+
+def estimated_w_b(model: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    """The weights (d,) and bias (1,) of a model's (first) linear layer, in either tier."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear):
+            return module.weight.detach().reshape(-1), module.bias.detach().reshape(-1)
+        if isinstance(module, ScratchLinear):
+            return module.W.detach().reshape(-1), module.b.detach().reshape(-1)
+    raise UsageError(f"{type(model).__name__} has no linear layer to read w and b from.")
+
+
+def parameter_errors(setup: ModelSetup, data: TrainingData) -> dict:
+    """``w_error`` = ‖ŵ − w‖₂ and ``b_error`` = |b̂ − b| against the data's true parameters."""
+    w, b = estimated_w_b(setup.model)
+    true_w = data.true_w.to(w.device, w.dtype)
+    return {
+        "w_error": float(torch.linalg.vector_norm(w - true_w)),
+        "b_error": abs(float(b[0]) - data.true_b),
+    }
+
+
+_FORMATS = {"loss": ".4f", "acc": ".3f", "error": ".2e"}
+
+
+def format_epoch(record: dict, epochs: int) -> str:
+    """One line per epoch: ``epoch  3/10  train loss 0.5123  train acc 0.831 ...``."""
+    width = len(str(epochs))
+    parts = [f"epoch {record['epoch']:>{width}}/{epochs}"]
+    for key, value in record.items():
+        kind = key.rsplit("_", 1)[-1]
+        if kind not in _FORMATS or value is None:
+            continue
+        text = f"{value:{_FORMATS[kind]}}" if math.isfinite(value) else str(value)
+        parts.append(f"{key.replace('_', ' ')} {text}")
+    parts.append(f"({record['seconds']:.1f} s)")
+    return "  ".join(parts)
+
+
+class _NoPlot:
+    def update(self, history) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _live_plot(enabled: bool | None, epochs: int):
+    if enabled is False:
+        return _NoPlot()
+    from shallownet.plots.training import LivePlot  # matplotlib only when it may draw
+
+    return LivePlot(total_epochs=epochs, enabled=enabled)
