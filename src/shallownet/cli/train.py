@@ -34,7 +34,7 @@ def register(commands) -> None:
         description="Train a model of the chapter. Defaults are the book's: softmax regression "
         "on Fashion-MNIST, batch 256, lr 0.1, 10 epochs (linear regression on synthetic-linear: "
         "batch 10, lr 0.03, 3 epochs).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_DefaultsFormatter,
     )
     what = p.add_argument_group("what to train")
     what.add_argument("--model", choices=tuple(MODELS), default=None,
@@ -109,6 +109,16 @@ def register(commands) -> None:
                      help="no progress bar and no per-epoch lines")
     out.add_argument("--no-plots", action="store_true", help="write no figures")
     p.set_defaults(handler=run_train, train_parser=p)
+
+
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Show an option's default unless its help already says it or it has none."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" not in text and action.default not in (None, False, argparse.SUPPRESS):
+            text += f" (default {action.default})"
+        return text
 
 
 def _int_at_least(minimum: int):
@@ -209,13 +219,13 @@ def run_train(args) -> int:
                 f"--resume continues a run with its own settings; {flags} cannot change. "
                 "Only --epochs, --device, --json, --quiet and --no-plots go with --resume."
             )
-        print(f"resuming {args.resume}", flush=True)
+        if (args.resume / "checkpoint.pt").is_file():
+            print(f"resuming {args.resume}", flush=True)
         result = resume_run(args.resume, epochs=args.epochs, device=args.device,
                             progress=progress, log=log, plots=plots)
         return _report(result.summary, result.run_dir, args.json)
     config = config_from_args(args)
     check_compatible(config)
-    resolve_device(config.train.device)
     if args.folds:
         print(_header(config, f"{args.folds}-fold cross-validation"), flush=True)
         summary = cross_validate(config, args.folds, args.out, progress=progress, log=log,
@@ -236,9 +246,10 @@ def _was_given(args, name: str) -> bool:
 def _header(config: RunConfig, what: str) -> str:
     m, t = config.model, config.train
     extra = f", hidden {','.join(map(str, m.hidden))}" if m.model == "mlp" else ""
-    return (f"{what} {m.model} ({m.impl}{extra}) on {config.data.name}: {t.epochs} epochs, "
+    epochs = f"{t.epochs} epoch{'s' if t.epochs != 1 else ''}"
+    return (f"{what} {m.model} ({m.impl}{extra}) on {config.data.name}: {epochs}, "
             f"batch {t.batch_size}, {m.optimizer} lr {m.lr:g}, seed {t.seed}, "
-            f"device {t.device}")
+            f"device {resolve_device(t.device)}")
 
 
 def _report(summary: dict, run_dir, as_json: bool) -> int:

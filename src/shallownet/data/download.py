@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from shallownet.errors import ChecksumError, DownloadError
 

@@ -77,7 +77,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         raise CheckpointError(
             f"cannot load the checkpoint {path}: it is damaged, not a shallownet checkpoint, "
             "or holds objects other than tensors and plain values (refused for safety: "
-            f"loading it could run code). Details: {_first_line(exc)}"
+            f"loading it could run code). ({type(exc).__name__})"
         ) from exc
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(
@@ -89,11 +89,6 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     if state["epoch"] < 0:
         raise CheckpointError(f"checkpoint {path} is damaged: epoch {state['epoch']} < 0.")
     return state
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:300] if text else type(exc).__name__
 
 
 def restore_model(model: nn.Module, weights: dict, *, source: str | os.PathLike = "checkpoint"):

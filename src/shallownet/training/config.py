@@ -60,7 +60,8 @@ class RunConfig:
 
     def resolved(self) -> RunConfig:
         """A copy with the model's defaults filled in; every value checked."""
-        return dataclasses.replace(self, model=self.model.resolved(), train=self.train.check())
+        return dataclasses.replace(self, model=self.model.resolved(), data=self.data.resolved(),
+                                   train=self.train.check())
 
     def to_dict(self) -> dict:
         return {"model": asdict(self.model), "data": asdict(self.data),

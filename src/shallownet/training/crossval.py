@@ -24,7 +24,7 @@ from shallownet.training.config import RunConfig
 from shallownet.training.data import TrainingData, data_kind, load_training_data
 from shallownet.training.run import check_compatible, dataset_facts
 from shallownet.training.rundir import RunDir, default_run_path
-from shallownet.training.trainer import Trainer
+from shallownet.training.trainer import Trainer, line_printer
 
 __all__ = ["check_folds", "kfold_indices", "cross_validate"]
 
@@ -66,20 +66,18 @@ def cross_validate(
     check_folds(folds)
     device = resolve_device(config.train.device)
     run_dir = RunDir(out or default_run_path(config.model.model, config.model.impl,
-                                             config.data.name)).create()
+                                             config.data.name)).check_new()
     standardize = data_kind(config.data.name) == "csv" and config.data.standardize
     data_spec = dataclasses.replace(config.data, standardize=False) if standardize \
         else config.data
     data = load_training_data(data_spec, progress=progress)
     check_compatible(config, data)
-    run_dir.write_config({**config.to_dict(), "folds": folds}, dataset_facts(data))
-    emit = (lambda line: print(line, flush=True)) if log is None or log is True \
-        else (log or (lambda line: None))
+    splits = kfold_indices(len(data.train_X), folds, seed=config.train.seed)
+    run_dir.create().write_config({**config.to_dict(), "folds": folds}, dataset_facts(data))
+    emit = line_printer(log)
 
     records, scores, examples = [], [], 0
-    for k, (train_idx, val_idx) in enumerate(
-        kfold_indices(len(data.train_X), folds, seed=config.train.seed), start=1
-    ):
+    for k, (train_idx, val_idx) in enumerate(splits, start=1):
         fold = _fold_data(data, train_idx, val_idx, standardize)
         examples += config.train.epochs * len(train_idx)
         setup = build(config.model, input_shape=fold.input_shape, num_outputs=fold.num_outputs,

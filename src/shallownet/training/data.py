@@ -7,6 +7,7 @@ tensors, the task, the class names, the shape of one example.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from dataclasses import asdict, dataclass, field
@@ -78,6 +79,16 @@ class DataSpec:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def resolved(self) -> DataSpec:
+        """A copy with a CSV path and ``data_dir`` made absolute, so a run's config still
+        finds its data from any working directory."""
+        changes = {}
+        if isinstance(self.name, str) and data_kind(self.name) == "csv":
+            changes["name"] = str(Path(self.name).expanduser().absolute())
+        if isinstance(self.data_dir, str):
+            changes["data_dir"] = str(Path(self.data_dir).expanduser().absolute())
+        return dataclasses.replace(self, **changes)
 
 
 @dataclass

@@ -117,11 +117,11 @@ def train_run(
     check_compatible(config)
     device = resolve_device(config.train.device)
     run_dir = RunDir(out or default_run_path(config.model.model, config.model.impl,
-                                             config.data.name)).create()
+                                             config.data.name)).check_new()
     data = load_training_data(config.data, progress=progress)
     check_compatible(config, data)
     facts = dataset_facts(data)
-    run_dir.write_config(config.to_dict(), facts)
+    run_dir.create().write_config(config.to_dict(), facts)
     setup = _build(config, facts, device)
     return _train(run_dir, config, facts, setup, data, [], device=device, progress=progress,
                   log=log, plots=plots, live_plot=live_plot)
@@ -151,6 +151,11 @@ def resume_run(
     if changes:
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, **changes))
         config = config.resolved()
+    if config.train.epochs < state["epoch"]:
+        raise UsageError(
+            f"{run_dir.path} has already trained {state['epoch']} epochs; --epochs "
+            f"{config.train.epochs} would go back. Give --epochs {state['epoch'] + 1} or more."
+        )
     device = resolve_device(config.train.device)
     data = load_training_data(config.data, progress=progress)
     setup = _restore(state, config, facts, device, run_dir)
@@ -162,6 +167,14 @@ def resume_run(
 def _load_run(run_dir: RunDir) -> tuple[dict, RunConfig, dict]:
     if not run_dir.path.is_dir():
         raise RunConfigError(f"{run_dir.path} is not a run directory (no such directory).")
+    if not run_dir.checkpoint.exists() and run_dir.config.exists():
+        saved = run_dir.read_config()
+        if isinstance(saved, dict) and "folds" in saved:
+            raise RunConfigError(
+                f"{run_dir.path} is a {saved['folds']}-fold cross-validation run: it measures "
+                "how well its settings generalise and keeps no model. Train without --folds "
+                "to get a model to evaluate, resume or predict with."
+            )
     state = load_checkpoint(run_dir.checkpoint)
     source = f"the config in {run_dir.checkpoint}"
     saved = dict(state["config"])
@@ -191,11 +204,16 @@ def _train(run_dir: RunDir, config: RunConfig, facts: dict, setup: ModelSetup,
            data: TrainingData, history: list[dict], *, device, progress, log, plots,
            live_plot) -> RunResult:
     full = {**config.to_dict(), "dataset": facts}
+    columns = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds")
+    if setup.task == "regression":
+        columns = ("epoch", "train_loss", "test_loss", "seconds")
+        if data.true_w is not None:
+            columns += ("w_error", "b_error")
 
     def checkpoint(epoch: int, records: list[dict]) -> None:
         save_checkpoint(run_dir.checkpoint, model=setup.model, optimizer=setup.optimizer,
                         config=full, epoch=epoch, history=records)
-        run_dir.write_metrics(records)
+        run_dir.write_metrics(records, columns=columns)
 
     if not history:
         checkpoint(0, [])  # a good checkpoint exists before the first step
@@ -214,7 +232,7 @@ def _train(run_dir: RunDir, config: RunConfig, facts: dict, setup: ModelSetup,
               f"  shallownet train --resume {shlex.quote(str(run_dir.path))}", file=sys.stderr)
         raise
     summary, report = _final_figures(trainer, setup, data, config, history)
-    run_dir.write_metrics(history, {"final": summary, **report})
+    run_dir.write_metrics(history, {"final": summary, **report}, columns=columns)
     if plots:
         _draw(run_dir, setup, data, trainer, history, report, config)
     return RunResult(run_dir=run_dir, config=config, history=history, summary=summary)

@@ -23,17 +23,18 @@ from pathlib import Path
 
 from shallownet import __version__
 from shallownet.atomic import write_json, write_text
+from shallownet.data.catalog import CATALOG
 from shallownet.errors import OutputError, RunConfigError
 
 __all__ = ["RunDir", "default_run_path"]
 
 _METRIC_ORDER = ("fold", "epoch", "train_loss", "train_acc", "test_loss", "test_acc",
-                 "w_error", "b_error", "seconds")
+                 "val_loss", "val_acc", "w_error", "b_error", "seconds")
 
 
 def default_run_path(model: str, impl: str, data: str, root: str | os.PathLike = "runs") -> Path:
     """``runs/MODEL-IMPL-DATA-YYYYmmdd-HHMMSS`` (``-2``, ``-3``, ... if taken)."""
-    stem = Path(data).stem if data.lower().endswith(".csv") else data
+    stem = data if data in CATALOG or data == "synthetic-linear" else Path(data).stem
     base = Path(root) / f"{model}-{impl}-{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     path, n = base, 1
     while path.exists():
@@ -60,8 +61,8 @@ class RunDir:
     confusion = property(lambda self: self.path / "confusion.png")
     checkpoint = property(lambda self: self.path / "checkpoint.pt")
 
-    def create(self) -> RunDir:
-        """Make the directory; refuse one that already holds a run."""
+    def check_new(self) -> RunDir:
+        """Refuse a directory that already holds a run, or a file in its place."""
         if self.config.exists() or self.checkpoint.exists():
             raise OutputError(
                 f"{self.path} already holds a run. Continue it with --resume {self.path}, "
@@ -69,6 +70,11 @@ class RunDir:
             )
         if self.path.exists() and not self.path.is_dir():
             raise OutputError(f"--out {self.path} is a file, not a directory.")
+        return self
+
+    def create(self) -> RunDir:
+        """Make the directory; refuse one that already holds a run."""
+        self.check_new()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -95,9 +101,13 @@ class RunDir:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise RunConfigError(f"cannot read {self.config}: {exc}.") from exc
 
-    def write_metrics(self, history: list[dict], summary: dict | None = None) -> None:
-        """``metrics.csv`` (one row per epoch) and ``metrics.json`` (history and summary)."""
-        keys = [k for k in _METRIC_ORDER if any(k in r for r in history)]
+    def write_metrics(self, history: list[dict], summary: dict | None = None, *,
+                      columns: tuple[str, ...] = ("epoch",)) -> None:
+        """``metrics.csv`` (one row per epoch) and ``metrics.json`` (history and summary).
+
+        ``columns`` head the CSV even before the first epoch is done.
+        """
+        keys = [k for k in _METRIC_ORDER if k in columns or any(k in r for r in history)]
         keys += sorted({k for r in history for k in r} - set(keys))
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n")

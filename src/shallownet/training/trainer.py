@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Callable
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from shallownet.data.iterator import ArrayLoader
 from shallownet.errors import TrainingDiverged, UsageError
@@ -29,7 +29,7 @@ from shallownet.runtime import derive_seed, resolve_device
 from shallownet.scratch.layers import Linear as ScratchLinear
 from shallownet.training.data import TrainingData
 
-__all__ = ["Trainer", "estimated_w_b", "parameter_errors", "format_epoch"]
+__all__ = ["Trainer", "estimated_w_b", "parameter_errors", "format_epoch", "line_printer"]
 
 EpochCallback = Callable[[int, list[dict]], None]
 
@@ -89,10 +89,7 @@ class Trainer:
         self.device = resolve_device(device)
         self.progress = sys.stderr.isatty() if progress is None else bool(progress)
         self.live_plot = live_plot
-        if log is None or log is True:
-            self.log = lambda line: print(line, flush=True)
-        else:
-            self.log = log or (lambda line: None)
+        self.log = line_printer(log)
         self.check_every = check_every
         self.eval_batch_size = eval_batch_size
         self.timer = Timer()
@@ -226,6 +223,13 @@ class Trainer:
         if setup.task != "regression":
             result["acc"] = int((setup.predict_labels(outputs) == y).sum()) / len(y)
         return result
+
+
+def line_printer(log: Callable[[str], None] | bool | None) -> Callable[[str], None]:
+    """The line printer ``log`` stands for: None or True print to stdout, False nothing."""
+    if log is None or log is True:
+        return lambda line: print(line, flush=True)
+    return log or (lambda line: None)
 
 
 def _check_count(name: str, value, *, minimum: int = 1) -> None:
