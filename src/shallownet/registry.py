@@ -23,6 +23,7 @@ from shallownet import concise, scratch
 from shallownet.errors import UsageError
 from shallownet.init import SCHEMES, initialize
 from shallownet.scratch.models import mlp_has_hand_backward
+from shallownet.typecheck import check_fields
 
 __all__ = [
     "ModelConfig",
@@ -70,6 +71,7 @@ class ModelConfig:
 
     def resolved(self) -> ModelConfig:
         """A copy with every default filled in and every value checked."""
+        self = check_fields(self)  # types first: the checks below compare numbers
         entry = _entry(self.model)
         if self.impl not in IMPLS:
             raise UsageError(f"unknown implementation {self.impl!r}; choose scratch or concise.")

@@ -7,7 +7,8 @@ import torch
 
 from shallownet.errors import UsageError
 
-__all__ = ["DEVICES", "resolve_device", "seed_everything", "derive_seed"]
+__all__ = ["DEVICES", "resolve_device", "seed_everything", "derive_seed", "SHUFFLE", "DROPOUT",
+           "TRAIN_DATA", "TEST_DATA", "FOLDS", "FOLD_RUN"]
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -65,10 +66,18 @@ def _available() -> str:
     return ", ".join(found)
 
 
+#: The random streams drawn from one run seed; each is ``derive_seed(seed, STREAM, ...)``.
+SHUFFLE, DROPOUT, TRAIN_DATA, TEST_DATA, FOLDS, FOLD_RUN = range(1, 7)
+
+
 def derive_seed(seed: int, *keys: int) -> int:
-    """A 63-bit seed for the stream ``(seed, *keys)``, independent of other key tuples."""
-    state = np.random.SeedSequence([int(seed) % 2**64, *keys]).generate_state(1, np.uint64)
-    return int(state[0]) >> 1
+    """A 63-bit seed for the stream ``keys`` of ``seed``: distinct key tuples, distinct streams.
+
+    numpy's ``SeedSequence`` keeps the entropy (the seed) apart from the
+    ``spawn_key`` (the keys), so no seed and key tuple can collide with another.
+    """
+    sequence = np.random.SeedSequence(int(seed) % 2**64, spawn_key=tuple(int(k) for k in keys))
+    return int(sequence.generate_state(1, np.uint64)[0]) >> 1
 
 
 def seed_everything(seed: int) -> None:

@@ -28,30 +28,16 @@ from shallownet.registry import build
 from shallownet.training.checkpoint import load_checkpoint, restore_model
 from shallownet.training.config import RunConfig
 from shallownet.training.data import load_training_data
+from tests.cli.clitools import assert_one_error, last_json, run
 from tests.conftest import SYSTEM_FASHION_MNIST, requires_real_data, write_tiny_dataset
 
 # --------------------------------------------------------------------------- helpers
 
 
-def run(capsys, *argv) -> tuple[int, str, str]:
-    """``main(argv)`` -> (exit status, stdout, stderr); argparse's SystemExit becomes a status."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
-def last_json(out: str) -> dict:
-    return json.loads(out.strip().splitlines()[-1])
 
 
-def assert_one_error(err: str) -> None:
-    assert err.startswith("shallownet: error: "), err
-    assert err.count("shallownet: error:") == 1, err
-    assert "Traceback" not in err
-    assert "\n\n" not in err.strip()
 
 
 def last_metrics(run_dir: Path) -> dict:

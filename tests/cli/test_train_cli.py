@@ -5,9 +5,7 @@ few real ``python -m shallownet`` runs for exit codes and the ``--json`` contrac
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import json
 import math
 import subprocess
@@ -18,9 +16,10 @@ import numpy as np
 import pytest
 import torch
 
-from shallownet.cli import build_parser, main
+from shallownet.cli import build_parser
 from shallownet.cli.train import config_from_args
 from shallownet.training.checkpoint import load_checkpoint
+from tests.cli.clitools import assert_one_error, last_json, run
 from tests.conftest import write_tiny_dataset
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -33,34 +32,12 @@ REGRESSION_COLUMNS = ["epoch", "train_loss", "test_loss", "seconds"]
 # --------------------------------------------------------------------------- helpers
 
 
-def run(capsys, *argv) -> tuple[int, str, str]:
-    """``main(argv)`` -> (exit status, stdout, stderr); argparse's SystemExit becomes a status."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
-def run_quietly(*argv) -> tuple[int, str, str]:
-    """``main`` without capsys (for module-scoped fixtures)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
 
 
-def last_json(out: str) -> dict:
-    return json.loads(out.strip().splitlines()[-1])
 
 
-def assert_one_error(err: str) -> None:
-    """One paragraph: a single ``shallownet: error:`` line (plus continuation lines), no trace."""
-    assert err.startswith("shallownet: error: "), err
-    assert err.count("shallownet: error:") == 1, err
-    assert "Traceback" not in err
-    assert "\n\n" not in err.strip()
 
 
 def read_metrics(run_dir: Path) -> tuple[list[str], list[dict]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import warnings
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -13,14 +12,6 @@ from matplotlib.colors import same_color, to_rgb
 from shallownet.data import FASHION_MNIST_LABELS
 from shallownet.errors import UsageError
 from shallownet.plots import plot_confusion_matrix, save_figure
-
-
-@pytest.fixture
-def close_figures():
-    figures = []
-    yield figures
-    for fig in figures:
-        plt.close(fig)
 
 
 def fashion_matrix() -> np.ndarray:

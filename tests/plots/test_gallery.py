@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import warnings
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -17,13 +16,6 @@ from shallownet.plots.gallery import CORRECT_COLOR, WRONG_COLOR
 
 WRONG = {1: 9, 6: 0, 11: 2, 14: 6}  # image index -> predicted class
 
-
-@pytest.fixture
-def close_figures():
-    figures = []
-    yield figures
-    for fig in figures:
-        plt.close(fig)
 
 
 def labels(n: int = 16) -> tuple[list[str], list[str]]:

@@ -15,15 +15,6 @@ from shallownet.errors import UsageError
 from shallownet.plots import LivePlot, in_notebook, plot_training_curves, save_figure
 
 
-@pytest.fixture
-def close_figures():
-    """Figures a test hands to this list are closed after it, whatever happens."""
-    figures = []
-    yield figures
-    for fig in figures:
-        plt.close(fig)
-
-
 def classification_history(epochs: int = 10) -> list[dict]:
     return [
         {"epoch": e, "train_loss": 0.8 - 0.035 * (e - 1), "test_loss": 0.82 - 0.03 * (e - 1),

@@ -10,11 +10,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
 from shallownet.errors import UsageError
+from shallownet.runtime import SHUFFLE, derive_seed
 
 __all__ = ["ArrayLoader", "load_array", "data_iter"]
 
@@ -91,8 +91,7 @@ class ArrayLoader:
         """The permutation of epoch ``epoch`` (None when not shuffling)."""
         if not self.shuffle:
             return None
-        state = np.random.SeedSequence([self.seed % 2**64, epoch]).generate_state(1, np.uint64)
-        g = torch.Generator().manual_seed(int(state[0]) >> 1)
+        g = torch.Generator().manual_seed(derive_seed(self.seed, SHUFFLE, epoch))
         return torch.randperm(self.num_examples, generator=g).to(self.tensors[0].device)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from dataclasses import asdict, dataclass
 
 from shallownet.errors import RunConfigError, ShallownetError, UsageError
 from shallownet.registry import ModelConfig
 from shallownet.training.data import DataSpec, data_kind
+from shallownet.typecheck import typed
 
 __all__ = ["TrainSettings", "RunConfig", "book_settings"]
 
@@ -89,31 +91,13 @@ class RunConfig:
 def _section(kind, values: object, where: str):
     if not isinstance(values, dict):
         raise RunConfigError(f"{where} must be a JSON object.")
-    fields = {f.name: f for f in dataclasses.fields(kind)}
-    unknown = set(values) - set(fields)
+    hints = typing.get_type_hints(kind)
+    unknown = set(values) - set(hints)
     if unknown:
         raise RunConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}.")
     clean = {}
     for name, value in values.items():
-        default = fields[name].default
-        clean[name] = _coerce(value, default, f"{where}.{name}")
+        if isinstance(value, float) and not math.isfinite(value):  # json reads NaN, Infinity
+            raise RunConfigError(f"{where}.{name} must be finite, not {value!r}.")
+        clean[name] = typed(value, hints[name], f"{where}.{name}", RunConfigError)
     return kind(**clean)
-
-
-def _coerce(value, default, where: str):
-    """JSON value -> the type of the field's default (lists back to tuples)."""
-    if isinstance(default, tuple):
-        if not isinstance(value, list | tuple) or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in value
-        ):
-            raise RunConfigError(f"{where} must be a list of numbers, not {value!r}.")
-        return tuple(value)
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise RunConfigError(f"{where} must be true or false, not {value!r}.")
-        return value
-    if isinstance(value, bool | list | dict):
-        raise RunConfigError(f"{where} has an invalid value {value!r}.")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise RunConfigError(f"{where} must be finite, not {value!r}.")
-    return value

@@ -19,7 +19,7 @@ import torch
 from shallownet.data.tabular import Standardizer
 from shallownet.errors import UsageError
 from shallownet.registry import build
-from shallownet.runtime import derive_seed, resolve_device
+from shallownet.runtime import FOLD_RUN, FOLDS, derive_seed, resolve_device
 from shallownet.training.config import RunConfig
 from shallownet.training.data import TrainingData, data_kind, load_training_data
 from shallownet.training.run import check_compatible, dataset_facts
@@ -40,7 +40,7 @@ def kfold_indices(n: int, k: int, *, seed: int = 0) -> list[tuple[torch.Tensor, 
     check_folds(k)
     if n < k:
         raise UsageError(f"{n} training examples cannot be split into {k} folds.")
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(derive_seed(seed, 3)))
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(derive_seed(seed, FOLDS)))
     folds = torch.tensor_split(perm, k)
     return [(torch.cat([f for j, f in enumerate(folds) if j != i]), folds[i])
             for i in range(k)]
@@ -83,7 +83,7 @@ def cross_validate(
         setup = build(config.model, input_shape=fold.input_shape, num_outputs=fold.num_outputs,
                       seed=config.train.seed, device=device)
         trainer = Trainer(config.train.epochs, config.train.batch_size,
-                          seed=derive_seed(config.train.seed, 4, k), device=device,
+                          seed=derive_seed(config.train.seed, FOLD_RUN, k), device=device,
                           progress=progress, live_plot=False,
                           log=lambda line, k=k: emit(f"fold {k}/{folds}  {line}"))
         history = trainer.fit(setup, fold, eval_name="val")

@@ -20,7 +20,8 @@ from shallownet.data.images import load_image_dataset
 from shallownet.data.synthetic import TRUE_B, TRUE_W, synthetic_data
 from shallownet.data.tabular import read_csv_dataset, train_test_split
 from shallownet.errors import UsageError
-from shallownet.runtime import derive_seed
+from shallownet.runtime import TEST_DATA, TRAIN_DATA, derive_seed
+from shallownet.typecheck import check_fields
 
 __all__ = ["DataSpec", "TrainingData", "load_training_data", "data_kind", "IMAGE_DATASETS"]
 
@@ -82,7 +83,8 @@ class DataSpec:
 
     def resolved(self) -> DataSpec:
         """A copy with a CSV path and ``data_dir`` made absolute, so a run's config still
-        finds its data from any working directory."""
+        finds its data from any working directory. Every field's type is checked."""
+        self = check_fields(self)
         changes = {}
         if isinstance(self.name, str) and data_kind(self.name) == "csv":
             changes["name"] = str(Path(self.name).expanduser().absolute())
@@ -201,9 +203,9 @@ def _synthetic_data(spec: DataSpec) -> TrainingData:
         raise UsageError(f"--noise is a standard deviation, 0 or more, not {spec.noise}.")
     w = torch.tensor(TRUE_W)
     train = synthetic_data(w, TRUE_B, spec.num_examples, noise=spec.noise,
-                           seed=derive_seed(spec.seed, 0))
+                           seed=derive_seed(spec.seed, TRAIN_DATA))
     test = synthetic_data(w, TRUE_B, spec.num_examples, noise=spec.noise,
-                          seed=derive_seed(spec.seed, 1))
+                          seed=derive_seed(spec.seed, TEST_DATA))
     return TrainingData(
         name=SYNTHETIC, train_X=train[0], train_y=train[1], test_X=test[0], test_y=test[1],
         task="regression", classes=None, true_w=w, true_b=TRUE_B,

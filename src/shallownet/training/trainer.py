@@ -25,7 +25,7 @@ from shallownet.data.iterator import ArrayLoader
 from shallownet.errors import TrainingDiverged, UsageError
 from shallownet.metrics import Timer
 from shallownet.registry import ModelSetup
-from shallownet.runtime import derive_seed, resolve_device
+from shallownet.runtime import DROPOUT, derive_seed, resolve_device
 from shallownet.scratch.layers import Linear as ScratchLinear
 from shallownet.training.data import TrainingData
 
@@ -126,6 +126,7 @@ class Trainer:
                 self.timer.start()
                 record = {"epoch": epoch, **self._train_epoch(setup, loader, epoch)}
                 test = self.evaluate(setup, test_X, test_y)
+                self._check_model_finite(setup, test["loss"], epoch, len(loader))
                 record[f"{eval_name}_loss"] = test["loss"]
                 if "acc" in test:
                     record[f"{eval_name}_acc"] = test["acc"]
@@ -144,7 +145,7 @@ class Trainer:
     def _train_epoch(self, setup: ModelSetup, loader: ArrayLoader, epoch: int) -> dict:
         setup.model.train()
         loader.set_epoch(epoch - 1)
-        torch.manual_seed(derive_seed(self.seed, 1, epoch))  # dropout masks of this epoch
+        torch.manual_seed(derive_seed(self.seed, DROPOUT, epoch))  # dropout masks of this epoch
         steps = len(loader)
         acc_dtype = torch.float32 if self.device.type == "mps" else torch.float64
         step_losses = torch.zeros(steps, dtype=acc_dtype, device=self.device)
@@ -194,6 +195,21 @@ class Trainer:
                 f"the learning rate ({lr:g}) is probably too large.", stacklevel=2,
             )
 
+    def _check_model_finite(self, setup, held_out_loss: float, epoch: int, steps: int) -> None:
+        """The epoch's last update may blow the weights up after its loss was computed."""
+        finite = math.isfinite(held_out_loss) and all(
+            bool(torch.isfinite(p).all()) for p in setup.model.parameters()
+        )
+        if not finite:
+            lr = setup.config.lr
+            raise TrainingDiverged(
+                f"training diverged at epoch {epoch}, step {steps} of {steps}: after the last "
+                "update the weights or the held-out loss are no longer finite. The likely "
+                f"cause is a learning rate too large for this model (lr = {lr:g}); try a "
+                f"smaller one, e.g. --lr {lr / 10:g}.",
+                epoch=epoch, step=steps,
+            )
+
     # -- evaluation -------------------------------------------------------------------------
 
     def predict(self, setup: ModelSetup, X: torch.Tensor) -> torch.Tensor:
@@ -238,6 +254,9 @@ def _check_count(name: str, value, *, minimum: int = 1) -> None:
 
 
 def _check_fits(setup: ModelSetup, data: TrainingData) -> None:
+    for split, X in (("training", data.train_X), ("test", data.test_X)):
+        if len(X) == 0:
+            raise UsageError(f"the {split} set of {data.name} has no examples.")
     if tuple(setup.input_shape) != data.input_shape:
         raise UsageError(
             f"the model takes examples of shape {tuple(setup.input_shape)}, but {data.name} "
