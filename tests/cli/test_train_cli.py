@@ -8,8 +8,10 @@ from __future__ import annotations
 import csv
 import json
 import math
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -680,3 +682,36 @@ def test_process_exit_codes_of_misuse_and_failure(tmp_path):
     assert "Traceback" not in failed.stderr
     assert "diverged" in failed.stderr
     assert not failed.stdout.strip().splitlines()[-1].startswith("{")  # no JSON on failure
+
+
+def test_ctrl_c_keeps_the_last_epoch_and_prints_the_resume_command(tmp_path):
+    out_dir = tmp_path / "long"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shallownet", "train", "--data", "synthetic-linear",
+         "--epochs", "100000", "--out", str(out_dir), "-q", "--no-plots"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # wait for two complete epochs on disk
+            metrics = out_dir / "metrics.csv"
+            if metrics.exists() and len(metrics.read_text().splitlines()) >= 3:
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert f"shallownet train --resume {out_dir}" in err
+    saved = load_checkpoint(out_dir / "checkpoint.pt")["epoch"]
+    assert saved >= 2
+    assert f"checkpoint of epoch {saved} is saved" in err
+    code = subprocess.run(
+        [sys.executable, "-m", "shallownet", "train", "--resume", str(out_dir), "--epochs",
+         str(saved + 1), "-q", "--no-plots"], capture_output=True, text=True, timeout=60,
+    ).returncode
+    assert code == 0
+    assert load_checkpoint(out_dir / "checkpoint.pt")["epoch"] == saved + 1

@@ -53,8 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ShallownetError as exc:
         print(f"shallownet: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("shallownet: interrupted.", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        if not getattr(exc, "reported", False):
+            print("shallownet: interrupted.", file=sys.stderr)
         return 130
 
 

@@ -210,9 +210,12 @@ def _train(run_dir: RunDir, config: RunConfig, facts: dict, setup: ModelSetup,
         if data.true_w is not None:
             columns += ("w_error", "b_error")
 
+    saved = [len(history)]
+
     def checkpoint(epoch: int, records: list[dict]) -> None:
         save_checkpoint(run_dir.checkpoint, model=setup.model, optimizer=setup.optimizer,
                         config=full, epoch=epoch, history=records)
+        saved[0] = epoch
         run_dir.write_metrics(records, columns=columns)
 
     if not history:
@@ -227,9 +230,11 @@ def _train(run_dir: RunDir, config: RunConfig, facts: dict, setup: ModelSetup,
             f"{exc} The checkpoint of the last good epoch ({done}) is kept in "
             f"{run_dir.checkpoint}.", epoch=exc.epoch, step=exc.step,
         ) from None
-    except KeyboardInterrupt:
-        print(f"shallownet: interrupted; the last complete epoch is saved. Resume with:\n"
-              f"  shallownet train --resume {shlex.quote(str(run_dir.path))}", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"shallownet: interrupted; the checkpoint of epoch {saved[0]} is saved. "
+              f"Resume with:\n  shallownet train --resume {shlex.quote(str(run_dir.path))}",
+              file=sys.stderr)
+        exc.reported = True
         raise
     summary, report = _final_figures(trainer, setup, data, config, history)
     run_dir.write_metrics(history, {"final": summary, **report}, columns=columns)
