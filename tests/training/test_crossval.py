@@ -108,14 +108,8 @@ def test_cross_validate_a_csv_classifier(classification_csv, tmp_path):
     assert not (out / "curves.png").exists()
 
 
-def test_cross_validation_is_reproducible(classification_csv, tmp_path):
-    config = config_for(classification_csv, epochs=1)
-    a = cross_validate(config, 2, tmp_path / "a", log=False, plots=False, progress=False)
-    b = cross_validate(config, 2, tmp_path / "b", log=False, plots=False, progress=False)
-    assert a["fold_val_loss"] == b["fold_val_loss"]
-
-
-def test_cross_validate_never_uses_the_test_set(classification_csv, tmp_path, monkeypatch):
+def fold_data_seen(monkeypatch) -> list:
+    """A list that receives the TrainingData of every fold ``Trainer.fit`` is called with."""
     seen = []
     real_fit = crossval.Trainer.fit
 
@@ -124,6 +118,18 @@ def test_cross_validate_never_uses_the_test_set(classification_csv, tmp_path, mo
         return real_fit(self, setup, data, **kwargs)
 
     monkeypatch.setattr(crossval.Trainer, "fit", spy)
+    return seen
+
+
+def test_cross_validation_is_reproducible(classification_csv, tmp_path):
+    config = config_for(classification_csv, epochs=1)
+    a = cross_validate(config, 2, tmp_path / "a", log=False, plots=False, progress=False)
+    b = cross_validate(config, 2, tmp_path / "b", log=False, plots=False, progress=False)
+    assert a["fold_val_loss"] == b["fold_val_loss"]
+
+
+def test_cross_validate_never_uses_the_test_set(classification_csv, tmp_path, monkeypatch):
+    seen = fold_data_seen(monkeypatch)
     config = config_for(classification_csv, epochs=1)
     cross_validate(config, 4, tmp_path / "cv", log=False, plots=False, progress=False)
     full = load_training_data(config.data)
@@ -137,14 +143,7 @@ def test_each_fold_is_standardised_with_its_own_training_rows(tmp_path, monkeypa
     X, y = classification_arrays(150, offset=500.0)
     X[:, 2] = X[:, 2] * 30 - 80
     path = write_csv(tmp_path / "offset.csv", X, y)
-    seen = []
-    real_fit = crossval.Trainer.fit
-
-    def spy(self, setup, data, **kwargs):
-        seen.append(data)
-        return real_fit(self, setup, data, **kwargs)
-
-    monkeypatch.setattr(crossval.Trainer, "fit", spy)
+    seen = fold_data_seen(monkeypatch)
     config = config_for(path, epochs=1, seed=4)
     cross_validate(config, 3, tmp_path / "cv", log=False, plots=False, progress=False)
 
