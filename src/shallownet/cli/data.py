@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from shallownet.cli.arguments import int_at_least
 from shallownet.data.catalog import CATALOG, get_spec
 from shallownet.data.images import from_raw
 from shallownet.data.locate import fetch_dataset, locate_dataset
@@ -54,8 +55,8 @@ def register(commands) -> None:
     show.add_argument("name", help=names)
     _add_location_args(show)
     show.add_argument("--split", choices=("train", "test"), default="train")
-    show.add_argument("--rows", type=_positive_int, default=2, help="grid rows (default 2)")
-    show.add_argument("--cols", type=_positive_int, default=9, help="grid columns (default 9)")
+    show.add_argument("--rows", type=int_at_least(1), default=2, help="grid rows (default 2)")
+    show.add_argument("--cols", type=int_at_least(1), default=9, help="grid columns (default 9)")
     show.add_argument("--out", type=Path, help="PNG path (default NAME-SPLIT.png)")
     show.set_defaults(handler=run_show)
 
@@ -64,16 +65,6 @@ def _add_location_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", type=Path, help="directory holding the dataset (or to put it in)")
     p.add_argument("--mirror", action="append", metavar="URL",
                    help="base URL to download from instead of the defaults (repeatable)")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def run_info(args) -> int:

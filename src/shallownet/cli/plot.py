@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
+from shallownet.cli.arguments import positive_float
 from shallownet.errors import UsageError
 
 __all__ = ["register"]
@@ -21,21 +21,11 @@ def register(commands) -> None:
     )
     losses.add_argument("--out", type=Path, default=Path("losses.png"),
                         help="image path; .png, .svg or .pdf (default losses.png)")
-    losses.add_argument("--delta", type=_positive_float, default=1.0,
+    losses.add_argument("--delta", type=positive_float, default=1.0,
                         help="Huber threshold δ (default 1, the book's)")
-    losses.add_argument("--range", dest="limit", type=_positive_float, default=3.0,
+    losses.add_argument("--range", dest="limit", type=positive_float, default=3.0,
                         help="plot ŷ−y from −RANGE to RANGE (default 3)")
     losses.set_defaults(handler=run_losses)
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive finite number, not {text}")
-    return value
 
 
 def run_losses(args) -> int:

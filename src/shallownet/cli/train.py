@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from shallownet.atomic import json_safe
+from shallownet.cli.arguments import int_at_least, non_negative_float, number, positive_float
 from shallownet.errors import UsageError
 from shallownet.registry import IMPLS, MODELS, OPTIMIZERS, ModelConfig
 from shallownet.runtime import DEVICES, resolve_device
@@ -17,14 +18,8 @@ from shallownet.training.data import IMAGE_DATASETS, SYNTHETIC, DataSpec
 
 __all__ = ["register", "run_train"]
 
-#: Options that a resumed run takes from its checkpoint, so they cannot be given with --resume.
-_FIXED_ON_RESUME = (
-    "model", "impl", "data", "batch_size", "lr", "seed", "out", "folds", "hidden", "activation",
-    "dropout", "log_softmax", "pool", "loss", "huber_delta", "init", "init_std", "backward",
-    "optimizer", "momentum", "weight_decay", "data_dir", "resize", "normalize",
-    "num_examples", "noise", "test_fraction", "label_column", "task", "no_standardize",
-    "no_verify", "max_train", "max_test",
-)
+#: What may go with --resume; every other option is the run's own, taken from its checkpoint.
+_FREE_ON_RESUME = ("resume", "epochs", "device", "json", "quiet", "no_plots")
 
 
 def register(commands) -> None:
@@ -44,19 +39,19 @@ def register(commands) -> None:
     what.add_argument("--data", default="fashion-mnist", metavar="DATA",
                       help=f"{', '.join((*IMAGE_DATASETS, SYNTHETIC))}, or PATH.csv")
     how = p.add_argument_group("training")
-    how.add_argument("--epochs", type=_int_at_least(1), help="epochs (default: the book's)")
-    how.add_argument("--batch-size", type=_int_at_least(1), help="examples per minibatch "
+    how.add_argument("--epochs", type=int_at_least(1), help="epochs (default: the book's)")
+    how.add_argument("--batch-size", type=int_at_least(1), help="examples per minibatch "
                      "(default: the book's)")
-    how.add_argument("--lr", type=_positive_float, help="learning rate (default 0.1; linreg "
+    how.add_argument("--lr", type=positive_float, help="learning rate (default 0.1; linreg "
                      "0.03; adam 0.001)")
     how.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
     how.add_argument("--momentum", type=float, default=0.9, help="for --optimizer momentum")
-    how.add_argument("--weight-decay", type=_non_negative_float, default=0.0,
+    how.add_argument("--weight-decay", type=non_negative_float, default=0.0,
                      help="L2 penalty on weights (not biases)")
-    how.add_argument("--seed", type=_int_at_least(0), default=0,
+    how.add_argument("--seed", type=int_at_least(0), default=0,
                      help="same seed, same numbers (on the CPU)")
     how.add_argument("--device", choices=DEVICES, default=None, help="default auto")
-    how.add_argument("--folds", type=_int_at_least(2), metavar="K",
+    how.add_argument("--folds", type=int_at_least(2), metavar="K",
                      help="K-fold cross-validation on the training set instead of one run")
     model = p.add_argument_group("model options")
     model.add_argument("--hidden", type=_int_list, help="MLP hidden widths, e.g. 256 or 128,64 "
@@ -69,10 +64,10 @@ def register(commands) -> None:
     model.add_argument("--pool", choices=("max", "avg"), default="max", help="LeNet pooling")
     model.add_argument("--loss", choices=("squared", "l1", "huber"), help="linreg loss "
                        "(default squared)")
-    model.add_argument("--huber-delta", type=_positive_float, default=1.0)
+    model.add_argument("--huber-delta", type=positive_float, default=1.0)
     model.add_argument("--init", choices=("normal", "default", "xavier", "equal"),
                        help="weight initialisation (default normal; xavier for lenet)")
-    model.add_argument("--init-std", type=_positive_float, default=0.01,
+    model.add_argument("--init-std", type=positive_float, default=0.01,
                        help="std of the normal initialisation")
     model.add_argument("--backward", choices=("autograd", "hand"), default="autograd",
                        help="hand: scratch gradients from the chain rule")
@@ -81,16 +76,16 @@ def register(commands) -> None:
     data.add_argument("--no-verify", action="store_true",
                       help="trust the IDX files in --data-dir without checking their MD5 "
                       "(your own data in the dataset's layout)")
-    data.add_argument("--max-train", type=_int_at_least(1), metavar="N",
+    data.add_argument("--max-train", type=int_at_least(1), metavar="N",
                       help="use only the first N training examples (quick runs)")
-    data.add_argument("--max-test", type=_int_at_least(1), metavar="N",
+    data.add_argument("--max-test", type=int_at_least(1), metavar="N",
                       help="use only the first N test examples")
-    data.add_argument("--resize", type=_int_at_least(1), help="resize images to N x N")
+    data.add_argument("--resize", type=int_at_least(1), help="resize images to N x N")
     data.add_argument("--normalize", action="store_true",
                       help="standardise images with the training set's mean and std")
-    data.add_argument("--num-examples", type=_int_at_least(1), default=1000,
+    data.add_argument("--num-examples", type=int_at_least(1), default=1000,
                       help="synthetic-linear: examples in each of train and test")
-    data.add_argument("--noise", type=_non_negative_float, default=0.01,
+    data.add_argument("--noise", type=non_negative_float, default=0.01,
                       help="synthetic-linear: noise std")
     data.add_argument("--test-fraction", type=float, default=0.2, help="CSV: share held out")
     data.add_argument("--label-column", default="-1",
@@ -121,50 +116,13 @@ class _DefaultsFormatter(argparse.HelpFormatter):
         return text
 
 
-def _int_at_least(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
-        return value
-
-    return parse
-
-
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be finite, not {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = _number(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, not {text}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = _number(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
-    return value
-
-
 def _int_list(text: str) -> tuple[int, ...]:
-    parse = _int_at_least(1)
+    parse = int_at_least(1)
     return tuple(parse(part) for part in text.replace(" ", ",").split(",") if part)
 
 
 def _float_list(text: str) -> tuple[float, ...]:
-    values = tuple(_number(part) for part in text.replace(" ", ",").split(",") if part)
+    values = tuple(number(part) for part in text.replace(" ", ",").split(",") if part)
     if not all(0 <= v < 1 for v in values):
         raise argparse.ArgumentTypeError(f"dropout probabilities lie in [0, 1), not {text}")
     return values
@@ -212,7 +170,9 @@ def run_train(args) -> int:
     progress = False if args.quiet else None
     plots = not args.no_plots
     if args.resume is not None:
-        given = [name for name in _FIXED_ON_RESUME if _was_given(args, name)]
+        defaults = vars(args.train_parser.parse_args([]))
+        given = [name for name, default in defaults.items()
+                 if name not in _FREE_ON_RESUME and getattr(args, name) != default]
         if given:
             flags = ", ".join("--" + g.replace("_", "-") for g in given)
             raise UsageError(
@@ -235,12 +195,6 @@ def run_train(args) -> int:
     print(_header(config, "training"), flush=True)
     result = train_run(config, args.out, progress=progress, log=log, plots=plots)
     return _report(result.summary, result.run_dir, args.json)
-
-
-def _was_given(args, name: str) -> bool:
-    """Whether the option ``name`` differs from its default on the command line."""
-    defaults = args.train_parser.parse_args([])
-    return getattr(args, name) != getattr(defaults, name)
 
 
 def _header(config: RunConfig, what: str) -> str:
