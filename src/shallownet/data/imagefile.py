@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import numbers
 import os
 import struct
 import warnings
@@ -36,6 +35,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from shallownet.data.images import size_pair
 from shallownet.errors import ImageFileError, UsageError
 
 __all__ = [
@@ -121,7 +121,7 @@ def load_image_file(
     images (mode ``F``) from [0, 1] when their maximum is at most 1, else
     clipped to 0-255.
     """
-    height, width = _size_pair(size)
+    height, width = size_pair(size, name="size")
     if not (invert == "auto" if isinstance(invert, str) else isinstance(invert, bool)):
         raise UsageError(f'invert must be "auto", True or False, not {invert!r}.')
     norm = _normalisation(mean, std)
@@ -152,7 +152,7 @@ def load_image_files(paths: Iterable[str | os.PathLike], **kwargs) -> torch.Tens
             f"load_image_files takes a list of paths, not the single path {paths!r}; "
             "use load_image_file for one image."
         )
-    height, width = _size_pair(kwargs.get("size", (28, 28)))
+    height, width = size_pair(kwargs.get("size", (28, 28)), name="size")
     images = [load_image_file(p, **kwargs) for p in paths]
     if not images:
         return torch.empty((0, 1, height, width), dtype=torch.float32)
@@ -160,18 +160,6 @@ def load_image_files(paths: Iterable[str | os.PathLike], **kwargs) -> torch.Tens
 
 
 # --------------------------------------------------------------------------- arguments
-
-
-def _size_pair(size) -> tuple[int, int]:
-    def ok(v) -> bool:
-        return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)) and v > 0
-
-    if ok(size):
-        return int(size), int(size)
-    is_pair = isinstance(size, Sequence) and not isinstance(size, str) and len(size) == 2
-    if is_pair and all(ok(v) for v in size):
-        return int(size[0]), int(size[1])
-    raise UsageError(f"size must be a positive int or (height, width), not {size!r}.")
 
 
 def _normalisation(mean, std) -> tuple[float, float] | None:

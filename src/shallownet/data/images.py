@@ -6,6 +6,7 @@ int64. Optional resizing (bilinear) and normalisation ``(x - mean) / std``.
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -76,7 +77,7 @@ def images_to_tensor(
     x = torch.from_numpy(np.ascontiguousarray(images))
     if resize is None:
         return x.unsqueeze(1).to(torch.float32).div_(255.0)
-    size = _size_pair(resize)
+    size = size_pair(resize)
     out = torch.empty((len(x), 1, *size), dtype=torch.float32)
     for start in range(0, len(x), chunk):
         part = x[start : start + chunk].unsqueeze(1).to(torch.float32).div_(255.0)
@@ -86,16 +87,18 @@ def images_to_tensor(
     return out
 
 
-def _size_pair(resize: int | Sequence[int]) -> tuple[int, int]:
-    def ok(v) -> bool:
-        return isinstance(v, int) and not isinstance(v, bool) and v > 0
+def size_pair(value: int | Sequence[int], *, name: str = "resize") -> tuple[int, int]:
+    """``value`` (a positive int, or (height, width)) as (height, width); else a UsageError."""
 
-    if ok(resize):
-        return resize, resize  # type: ignore[return-value]
-    is_pair = isinstance(resize, Sequence) and not isinstance(resize, str) and len(resize) == 2
-    if is_pair and all(ok(v) for v in resize):
-        return tuple(resize)  # type: ignore[return-value]
-    raise UsageError(f"resize must be a positive int or (height, width), not {resize!r}.")
+    def ok(v) -> bool:
+        return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)) and v > 0
+
+    if ok(value):
+        return int(value), int(value)
+    is_pair = isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2
+    if is_pair and all(ok(v) for v in value):
+        return int(value[0]), int(value[1])
+    raise UsageError(f"{name} must be a positive int or (height, width), not {value!r}.")
 
 
 def load_image_dataset(

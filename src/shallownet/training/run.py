@@ -22,7 +22,7 @@ from shallownet.errors import (
     TrainingDiverged,
     UsageError,
 )
-from shallownet.metrics import confusion_matrix, per_class_accuracy
+from shallownet.metrics import per_class_accuracy
 from shallownet.registry import MODELS, ModelSetup, build
 from shallownet.runtime import resolve_device
 from shallownet.training.checkpoint import load_checkpoint, restore_model, save_checkpoint
@@ -256,9 +256,8 @@ def _final_figures(trainer: Trainer, setup: ModelSetup, data: TrainingData, conf
     summary["samples_per_second"] = len(history) * len(data.train_X) / seconds if seconds else None
     report = {}
     if setup.task != "regression":
-        outputs = trainer.predict(setup, data.test_X)
-        matrix = confusion_matrix(setup.predict_labels(outputs).cpu(), data.test_y,
-                                  data.num_outputs)
+        matrix = trainer.evaluate(setup, data.test_X, data.test_y,
+                                  confusion=True)["confusion_matrix"]
         report = {"classes": list(data.classes), "confusion_matrix": matrix.tolist(),
                   "per_class_acc": per_class_accuracy(matrix).tolist()}
     return summary, report
@@ -324,15 +323,12 @@ def evaluate_run(run_dir: str | os.PathLike, *, device: str | None = None,
                       device=device, progress=False, log=False)
     result = {"run_dir": str(run_dir.path), "model": config.model.model,
               "impl": config.model.impl, "data": data.name, "epoch": state["epoch"]}
-    test = trainer.evaluate(setup, data.test_X, data.test_y)
+    test = trainer.evaluate(setup, data.test_X, data.test_y, confusion=True)
     result["test_loss"] = test["loss"]
     if "acc" in test:
         result["test_acc"] = test["acc"]
-        outputs = trainer.predict(setup, data.test_X)
-        matrix = confusion_matrix(setup.predict_labels(outputs).cpu(), data.test_y,
-                                  data.num_outputs)
-        result["per_class_acc"] = dict(zip(data.classes, per_class_accuracy(matrix).tolist(),
-                                           strict=True))
+        per_class = per_class_accuracy(test["confusion_matrix"]).tolist()
+        result["per_class_acc"] = dict(zip(data.classes, per_class, strict=True))
     if data.true_w is not None:
         result.update(parameter_errors(setup, data))
     history = state["history"]

@@ -23,7 +23,8 @@ from tqdm import tqdm
 
 from shallownet.data.iterator import ArrayLoader
 from shallownet.errors import TrainingDiverged, UsageError
-from shallownet.metrics import Timer
+from shallownet.metrics import Timer, confusion_matrix
+from shallownet.plots.training import LivePlot
 from shallownet.registry import ModelSetup
 from shallownet.runtime import DROPOUT, derive_seed, resolve_device
 from shallownet.scratch.layers import Linear as ScratchLinear
@@ -120,7 +121,7 @@ class Trainer:
         loader = ArrayLoader(data.train_X, data.train_y, batch_size=self.batch_size,
                              shuffle=True, seed=self.seed, device=self.device)
         test_X, test_y = data.test_X.to(self.device), data.test_y.to(self.device)
-        live = _live_plot(self.live_plot, self.epochs)
+        live = LivePlot(total_epochs=self.epochs, enabled=self.live_plot)
         try:
             for epoch in range(len(history) + 1, self.epochs + 1):
                 self.timer.start()
@@ -172,15 +173,8 @@ class Trainer:
         if not bool(bad.any()):
             return
         step = int(bad.nonzero()[0, 0]) + 1
-        value = float(step_losses[step - 1])
-        lr = setup.config.lr
-        raise TrainingDiverged(
-            f"training diverged at epoch {epoch}, step {step} of {steps}: the loss became "
-            f"{value}. The likely cause is a learning rate too large for this model "
-            f"(lr = {lr:g}); try a smaller one, e.g. --lr {lr / 10:g}"
-            + (" (or standardised features)." if setup.task != "classification" else "."),
-            epoch=epoch, step=step,
-        )
+        raise _diverged(setup, epoch, step, steps,
+                        f"the loss became {float(step_losses[step - 1])}")
 
     def _warn_if_exploding(self, step_losses, loader, epoch: int, lr: float) -> None:
         """Warn when the mean loss of the epoch's last batch is 100× that of its first batch."""
@@ -201,14 +195,8 @@ class Trainer:
             bool(torch.isfinite(p).all()) for p in setup.model.parameters()
         )
         if not finite:
-            lr = setup.config.lr
-            raise TrainingDiverged(
-                f"training diverged at epoch {epoch}, step {steps} of {steps}: after the last "
-                "update the weights or the held-out loss are no longer finite. The likely "
-                f"cause is a learning rate too large for this model (lr = {lr:g}); try a "
-                f"smaller one, e.g. --lr {lr / 10:g}.",
-                epoch=epoch, step=steps,
-            )
+            raise _diverged(setup, epoch, steps, steps, "after the last update the weights or "
+                            "the held-out loss are no longer finite")
 
     # -- evaluation -------------------------------------------------------------------------
 
@@ -229,16 +217,37 @@ class Trainer:
             raise UsageError("nothing to predict: X has no examples.")
         return torch.cat(parts)
 
-    def evaluate(self, setup: ModelSetup, X: torch.Tensor, y: torch.Tensor) -> dict:
-        """Mean loss (``loss``) and, for classifiers, accuracy (``acc``) on ``(X, y)``."""
+    def evaluate(self, setup: ModelSetup, X: torch.Tensor, y: torch.Tensor, *,
+                 confusion: bool = False) -> dict:
+        """Mean loss (``loss``) and, for classifiers, accuracy (``acc``) on ``(X, y)``.
+
+        ``confusion=True`` adds the ``confusion_matrix`` of a classifier, from
+        the same forward pass.
+        """
         outputs = self.predict(setup, X)
         y = y.to(outputs.device)
         with torch.inference_mode():
             loss = float(setup.loss(outputs, y).sum(dtype=torch.float64)) / len(y)
         result = {"loss": loss, "n": len(y)}
         if setup.task != "regression":
-            result["acc"] = int((setup.predict_labels(outputs) == y).sum()) / len(y)
+            labels = setup.predict_labels(outputs)
+            result["acc"] = int((labels == y).sum()) / len(y)
+            if confusion:
+                result["confusion_matrix"] = confusion_matrix(labels.cpu(), y.cpu(),
+                                                              setup.num_outputs)
         return result
+
+
+def _diverged(setup: ModelSetup, epoch: int, step: int, steps: int, what: str):
+    """The error for a run that stopped being finite at ``step`` of ``epoch``: what, and why."""
+    lr = setup.config.lr
+    return TrainingDiverged(
+        f"training diverged at epoch {epoch}, step {step} of {steps}: {what}. The likely cause "
+        f"is a learning rate too large for this model (lr = {lr:g}); try a smaller one, e.g. "
+        f"--lr {lr / 10:g}"
+        + (" (or standardised features)." if setup.task != "classification" else "."),
+        epoch=epoch, step=step,
+    )
 
 
 def line_printer(log: Callable[[str], None] | bool | None) -> Callable[[str], None]:
@@ -304,19 +313,3 @@ def format_epoch(record: dict, epochs: int) -> str:
         parts.append(f"{key.replace('_', ' ')} {text}")
     parts.append(f"({record['seconds']:.1f} s)")
     return "  ".join(parts)
-
-
-class _NoPlot:
-    def update(self, history) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _live_plot(enabled: bool | None, epochs: int):
-    if enabled is False:
-        return _NoPlot()
-    from shallownet.plots.training import LivePlot  # matplotlib only when it may draw
-
-    return LivePlot(total_epochs=epochs, enabled=enabled)
