@@ -7,13 +7,14 @@ import torch
 
 from shallownet.errors import UsageError
 
-__all__ = ["DEVICES", "resolve_device", "seed_everything", "derive_seed", "SHUFFLE", "DROPOUT",
-           "TRAIN_DATA", "TEST_DATA", "FOLDS", "FOLD_RUN"]
+__all__ = ["DEVICES", "mps_available", "resolve_device", "seed_everything", "derive_seed",
+           "SHUFFLE", "DROPOUT", "TRAIN_DATA", "TEST_DATA", "FOLDS", "FOLD_RUN"]
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
-def _mps_available() -> bool:
+def mps_available() -> bool:
+    """Whether an Apple GPU (MPS) can be used."""
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())
 
@@ -29,7 +30,7 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        if _mps_available():
+        if mps_available():
             return torch.device("mps")
         return torch.device("cpu")
     try:
@@ -49,7 +50,7 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
                 f"--device {name}: there are {torch.cuda.device_count()} CUDA devices "
                 f"(cuda:0..cuda:{torch.cuda.device_count() - 1})."
             )
-    if device.type == "mps" and not _mps_available():
+    if device.type == "mps" and not mps_available():
         raise UsageError(
             f"--device {name}: Apple's MPS backend is not available here. "
             f"Use --device auto or cpu. Available: {_available()}."
@@ -61,7 +62,7 @@ def _available() -> str:
     found = ["cpu"]
     if torch.cuda.is_available():
         found.append("cuda")
-    if _mps_available():
+    if mps_available():
         found.append("mps")
     return ", ".join(found)
 

@@ -24,6 +24,7 @@ from shallownet.errors import UsageError
 __all__ = [
     "ImageData",
     "images_to_tensor",
+    "scale_images",
     "load_image_dataset",
     "load_fashion_mnist",
     "load_mnist",
@@ -76,15 +77,26 @@ def images_to_tensor(
     """
     x = torch.from_numpy(np.ascontiguousarray(images))
     if resize is None:
-        return x.unsqueeze(1).to(torch.float32).div_(255.0)
+        return scale_images(x)
     size = size_pair(resize)
     out = torch.empty((len(x), 1, *size), dtype=torch.float32)
     for start in range(0, len(x), chunk):
-        part = x[start : start + chunk].unsqueeze(1).to(torch.float32).div_(255.0)
-        out[start : start + chunk] = F.interpolate(
-            part, size=size, mode="bilinear", align_corners=False, antialias=True
-        ).clamp_(0.0, 1.0)
+        out[start : start + chunk] = scale_images(x[start : start + chunk], size)
     return out
+
+
+def scale_images(x: torch.Tensor, size: tuple[int, int] | None = None) -> torch.Tensor:
+    """uint8 images (N, H, W) -> float32 (N, 1, H', W'): ``x / 255``, resized to ``size``.
+
+    Resizing is bilinear with antialiasing (what an image library does when
+    shrinking), clamped back into [0, 1].
+    """
+    out = x.unsqueeze(1).to(torch.float32).div_(255.0)
+    if size is None or tuple(out.shape[-2:]) == tuple(size):
+        return out
+    return F.interpolate(
+        out, size=size, mode="bilinear", align_corners=False, antialias=True
+    ).clamp_(0.0, 1.0)
 
 
 def size_pair(value: int | Sequence[int], *, name: str = "resize") -> tuple[int, int]:

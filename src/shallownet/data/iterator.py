@@ -8,7 +8,7 @@ each batch with a single indexing operation.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch.utils.data import TensorDataset
@@ -25,7 +25,9 @@ class ArrayLoader:
     Every epoch (each call of ``iter``) visits each example exactly once. When
     shuffling, epoch ``e`` uses the permutation drawn from a generator seeded
     with ``(seed, e)``: the same seed gives the same batches, and the order
-    differs from one epoch to the next.
+    differs from one epoch to the next. With ``seed=None`` the order comes
+    from torch's global generator instead, as a ``DataLoader``'s does, so
+    ``torch.manual_seed`` decides it.
 
     Parameters
     ----------
@@ -37,10 +39,13 @@ class ArrayLoader:
         Draw a new random order every epoch.
     drop_last : bool, default False
         Drop the last batch when it has fewer than ``batch_size`` examples.
-    seed : int, default 0
-        Seed of the shuffling generator.
+    seed : int or None, default 0
+        Seed of the shuffling generator; None draws from torch's global one.
     device : str or torch.device, optional
         Move the tensors there once, up front.
+    transform : callable, optional
+        Applied to each batch's tuple of tensors (e.g. to turn stored uint8
+        images into floats a batch at a time, keeping a quarter of the memory).
 
     Examples
     --------
@@ -55,8 +60,9 @@ class ArrayLoader:
         batch_size: int,
         shuffle: bool = True,
         drop_last: bool = False,
-        seed: int = 0,
+        seed: int | None = 0,
         device: str | torch.device | None = None,
+        transform: Callable[[tuple[torch.Tensor, ...]], tuple[torch.Tensor, ...]] | None = None,
     ) -> None:
         if not tensors:
             raise UsageError("ArrayLoader needs at least one tensor.")
@@ -71,6 +77,7 @@ class ArrayLoader:
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.seed = seed
+        self.transform = transform
         self.epoch = 0
 
     @property
@@ -91,6 +98,8 @@ class ArrayLoader:
         """The permutation of epoch ``epoch`` (None when not shuffling)."""
         if not self.shuffle:
             return None
+        if self.seed is None:
+            return torch.randperm(self.num_examples).to(self.tensors[0].device)
         g = torch.Generator().manual_seed(derive_seed(self.seed, SHUFFLE, epoch))
         return torch.randperm(self.num_examples, generator=g).to(self.tensors[0].device)
 
@@ -101,10 +110,11 @@ class ArrayLoader:
         stop = n - n % b if self.drop_last else n
         for start in range(0, stop, b):
             if perm is None:
-                yield tuple(t[start : start + b] for t in self.tensors)
+                batch = tuple(t[start : start + b] for t in self.tensors)
             else:
                 idx = perm[start : start + b]
-                yield tuple(t.index_select(0, idx) for t in self.tensors)
+                batch = tuple(t.index_select(0, idx) for t in self.tensors)
+            yield batch if self.transform is None else self.transform(batch)
 
     def as_dataset(self) -> TensorDataset:
         """The same tensors as a ``torch.utils.data.Dataset``, to feed a ``DataLoader``."""

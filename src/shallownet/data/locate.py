@@ -5,7 +5,8 @@
 2. the user cache (``$SHALLOWNET_CACHE``, else ``$XDG_CACHE_HOME/shallownet``,
    else ``~/.cache/shallownet``), one sub-directory per dataset;
 3. system copies (``/usr/share/datasets/<name>``, e.g. Debian's
-   ``dataset-fashion-mnist`` package);
+   ``dataset-fashion-mnist`` package), then any further directories the
+   caller names (``also_in``, e.g. the book's ``../data``);
 4. a checksum-verified download into the explicit directory or the cache.
 
 In each directory a file is found as ``NAME.gz`` or ``NAME``, directly or in a
@@ -143,6 +144,7 @@ def locate_dataset(
     mirrors: Sequence[str] | None = None,
     verify: bool = True,
     progress: bool | None = None,
+    also_in: Sequence[str | os.PathLike] = (),
 ) -> RawImageData:
     """Find (or fetch) a dataset in the documented order and read its four files.
 
@@ -158,6 +160,8 @@ def locate_dataset(
         Base URLs to download from instead of the spec's.
     verify : bool, default True
         Require each file's decompressed MD5 to match the spec.
+    also_in : sequence of path-like
+        Directories to look in after the system copies (source ``"local"``).
 
     Raises
     ------
@@ -189,14 +193,16 @@ def locate_dataset(
             return _raw(spec, files, "cache", verify)
         except DataError as exc:
             warnings.warn(f"ignoring a bad copy in the cache: {exc}", stacklevel=2)
-    for system_dir in spec.system_dirs:
-        looked.append(f"{system_dir} (system copy)")
-        files = find_files(spec, Path(system_dir))
+    candidates = [(Path(d), "system") for d in spec.system_dirs]
+    candidates += [(Path(d).absolute(), "local") for d in also_in]
+    for directory, source in candidates:
+        looked.append(f"{directory} ({source} copy)")
+        files = find_files(spec, directory)
         if files is not None:
             try:
-                return _raw(spec, files, "system", verify)
+                return _raw(spec, files, source, verify)
             except DataError as exc:
-                warnings.warn(f"ignoring a bad system copy: {exc}", stacklevel=2)
+                warnings.warn(f"ignoring a bad {source} copy: {exc}", stacklevel=2)
     if not download_missing:
         raise DatasetNotFoundError(_not_found_message(spec, looked, explicit=False))
     return _download_into(spec, cache, mirrors, verify, progress)

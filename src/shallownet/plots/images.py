@@ -11,7 +11,7 @@ import torch
 
 from shallownet.atomic import atomic_path
 
-__all__ = ["show_images", "save_figure"]
+__all__ = ["show_images", "displayable", "save_figure"]
 
 
 def show_images(
@@ -47,14 +47,7 @@ def show_images(
         ax.set_axis_off()
         if i >= len(imgs):
             continue
-        img = imgs[i]
-        if isinstance(img, torch.Tensor):
-            img = img.detach().cpu().numpy()
-        img = np.asarray(img)
-        if img.ndim == 3 and img.shape[0] in (1, 3):
-            img = np.moveaxis(img, 0, -1)
-        if img.ndim == 3 and img.shape[-1] == 1:
-            img = img[..., 0]
+        img = displayable(imgs[i])
         ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
         if titles is not None and i < len(titles):
             color = title_colors[i] if title_colors is not None else "black"
@@ -62,9 +55,28 @@ def show_images(
     return fig, axes
 
 
-def save_figure(fig, path: str | os.PathLike, *, dpi: int = 120) -> Path:
-    """Write ``fig`` to ``path`` atomically (format from the suffix, e.g. .png or .svg)."""
+def displayable(img) -> np.ndarray:
+    """One image (tensor, array or PIL image) as an array ``imshow`` draws: (H, W) or (H, W, C).
+
+    Tensors are detached and brought to the CPU; channels-first images
+    (1 or 3, H, W) become channels-last, and a single channel is dropped.
+    """
+    if isinstance(img, torch.Tensor):
+        img = img.detach().cpu().numpy()
+    img = np.asarray(img)
+    if img.ndim == 3 and img.shape[0] in (1, 3) and img.shape[-1] not in (1, 3):
+        img = np.moveaxis(img, 0, -1)
+    if img.ndim == 3 and img.shape[-1] == 1:
+        img = img[..., 0]
+    return img
+
+
+def save_figure(fig, path: str | os.PathLike, *, dpi: int = 120, **savefig_kwargs) -> Path:
+    """Write ``fig`` to ``path`` atomically (format from the suffix, e.g. .png or .svg).
+
+    Further keywords go to ``fig.savefig`` (e.g. ``bbox_inches="tight"``).
+    """
     path = Path(path)
     with atomic_path(path, what="figure") as tmp:
-        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
+        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png", **savefig_kwargs)
     return path

@@ -29,6 +29,13 @@ def sgd(params: Iterable[torch.Tensor], lr: float, batch_size: int) -> None:
     ``grad`` is the gradient of the *summed* loss of the batch, so dividing
     by ``batch_size`` makes the step that of the mean loss.
     """
+    params = list(params)
+    for i, param in enumerate(params):
+        if param.grad is None:
+            raise UsageError(
+                f"parameter {i} (shape {tuple(param.shape)}) has no gradient: create it with "
+                "requires_grad=True and call backward() on the loss before sgd()."
+            )
     with torch.no_grad():
         for param in params:
             param -= lr * param.grad / batch_size
