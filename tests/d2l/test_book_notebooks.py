@@ -17,26 +17,13 @@ if not os.environ.get("CI"):
     pytest.importorskip("ipykernel")
 
 import nbformat  # noqa: E402
-from nbclient import NotebookClient  # noqa: E402
 
 from tests.d2l.book import SECTIONS, Section, check_printed  # noqa: E402
+from tests.kernel import RecordingClient  # noqa: E402
 
 pytestmark = pytest.mark.realdata
 
 FIGURE_TYPES = ("image/svg+xml", "image/png")
-
-
-class RecordingClient(NotebookClient):
-    """Also keeps the ``update_display_data`` messages, which change outputs in place."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.updates = []
-
-    def process_message(self, msg, cell, cell_index):
-        if msg["msg_type"] == "update_display_data":
-            self.updates.append(msg["content"])
-        return super().process_message(msg, cell, cell_index)
 
 
 def notebook_of(section: Section):

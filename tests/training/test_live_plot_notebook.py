@@ -16,7 +16,8 @@ if not os.environ.get("CI"):
     pytest.importorskip("ipykernel")
 
 import nbformat  # noqa: E402
-from nbclient import NotebookClient  # noqa: E402
+
+from tests.kernel import RecordingClient  # noqa: E402
 
 CELL = """
 from shallownet.registry import ModelConfig, build
@@ -26,19 +27,6 @@ data = load_training_data(DataSpec(name="synthetic-linear", num_examples=200))
 setup = build(ModelConfig(model="linreg"), input_shape=data.input_shape, num_outputs=1, seed=0)
 history = Trainer(epochs=3, batch_size=10, seed=0).fit(setup, data)
 """
-
-
-class RecordingClient(NotebookClient):
-    """Also keeps the ``update_display_data`` messages, which change outputs in place."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.updates = []
-
-    def process_message(self, msg, cell, cell_index):
-        if msg["msg_type"] == "update_display_data":
-            self.updates.append(msg["content"])
-        return super().process_message(msg, cell, cell_index)
 
 
 def test_trainer_draws_and_redraws_its_curves_in_a_kernel(tmp_path):

@@ -111,9 +111,12 @@ def _no_batches(what: str) -> UsageError:
 
 def evaluate_accuracy(net, data_iter) -> float:
     """Accuracy of ``net`` on ``data_iter``: correct / examples, in eval mode, without grad."""
+    return _accuracy(net, data_iter, _device(net), "evaluate_accuracy")
+
+
+def _accuracy(net, data_iter, device, what: str) -> float:
     if isinstance(net, nn.Module):
         net.eval()
-    device = _device(net)
     correct, examples = [], 0
     with torch.no_grad():
         for X, y in data_iter:
@@ -121,7 +124,7 @@ def evaluate_accuracy(net, data_iter) -> float:
             correct.append(count_correct(net(X), y))
             examples += y.numel()
     if examples == 0:
-        raise _no_batches("evaluate_accuracy")
+        raise _no_batches(what)
     return _total(correct) / examples
 
 
@@ -286,19 +289,8 @@ def predict_ch3(net, test_iter, n=6) -> None:
 
 def evaluate_accuracy_gpu(net, data_iter, device=None) -> float:
     """Accuracy of ``net`` on ``data_iter``, computed on ``device`` (default: ``net``'s)."""
-    if isinstance(net, nn.Module):
-        net.eval()
-        if device is None:
-            device = _device(net)
-    correct, examples = [], 0
-    with torch.no_grad():
-        for X, y in data_iter:
-            X, y = _to(X, device), _to(y, device)
-            correct.append(count_correct(net(X), y))
-            examples += y.numel()
-    if examples == 0:
-        raise _no_batches("evaluate_accuracy_gpu")
-    return _total(correct) / examples
+    return _accuracy(net, data_iter, _device(net) if device is None else device,
+                     "evaluate_accuracy_gpu")
 
 
 def train_ch6(net, train_iter, test_iter, num_epochs, lr, device) -> None:
