@@ -138,6 +138,8 @@ class _FigureFiles:
 
 
 _files = _FigureFiles()
+#: Figures whose window was opened.
+_windows: weakref.WeakSet = weakref.WeakSet()
 
 
 def _script_name() -> str:
@@ -163,8 +165,9 @@ def publish(fig, kind: str, *, throttle: bool = False) -> None:
     if mode == "file":
         _files.write(fig, kind, throttle=throttle)
     elif mode == "window":
-        pyplot = _pyplot()
-        pyplot.show(block=False)
+        if fig not in _windows:  # open it once; later redraws leave the focus alone
+            _windows.add(fig)
+            _pyplot().show(block=False)
         fig.canvas.draw_idle()
         fig.canvas.flush_events()
     elif _backend() in _FILE_BACKENDS:  # a kernel told to use Agg: the cell shows nothing
