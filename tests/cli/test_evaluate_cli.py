@@ -180,15 +180,7 @@ def test_evaluate_a_corrupt_checkpoint(capsys, runs, tmp_path):
     assert_one_error(err)
     assert str(run_dir / "checkpoint.pt") in err
     assert "damaged" in err
-
-
-def test_evaluate_a_corrupt_checkpoint_does_not_suggest_unsafe_loading(capsys, runs, tmp_path):
-    run_dir = tmp_path / "copy"
-    shutil.copytree(runs["softmax"], run_dir)
-    (run_dir / "checkpoint.pt").write_bytes(np.random.default_rng(0).bytes(4096))
-    code, _, err = run(capsys, "evaluate", run_dir)
-    assert code == 1
-    assert "weights_only" not in err
+    assert "weights_only" not in err  # no advice to load it unsafely
 
 
 def test_evaluate_a_checkpoint_of_someone_else(capsys, runs, tmp_path):

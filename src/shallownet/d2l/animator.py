@@ -21,8 +21,8 @@ def _is_scalar(value) -> bool:
     return not hasattr(value, "__len__") or getattr(value, "ndim", None) == 0
 
 
-def _number(value) -> float:
-    """A plain float from a number, 0-d tensor (also on a GPU) or 0-d array."""
+def as_float(value) -> float:
+    """A plain float from a number, a 0-d array, or a 0-d tensor (any device, grad or not)."""
     return float(value.item()) if hasattr(value, "item") else float(value)
 
 
@@ -89,8 +89,8 @@ class Animator:
             self.Y = [[] for _ in range(n)]
         for i, (a, b) in enumerate(zip(x, y, strict=False)):
             if a is not None and b is not None:
-                self.X[i].append(_number(a))
-                self.Y[i].append(_number(b))
+                self.X[i].append(as_float(a))
+                self.Y[i].append(as_float(b))
         self.axes[0].cla()
         for xs, ys, fmt in zip(self.X, self.Y, itertools.cycle(self.fmts)):
             self.axes[0].plot(xs, ys, fmt)

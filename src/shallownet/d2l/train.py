@@ -23,7 +23,7 @@ import warnings
 import torch
 from torch import nn
 
-from shallownet.d2l.animator import Animator
+from shallownet.d2l.animator import Animator, as_float
 from shallownet.d2l.data import get_fashion_mnist_labels
 from shallownet.d2l.figures import show_images
 from shallownet.errors import TrainingDiverged, UsageError
@@ -60,7 +60,7 @@ class Accumulator:
             raise UsageError(
                 f"this Accumulator keeps {len(self.data)} sums but add() got {len(args)} values."
             )
-        self.data = [a + _number(b) for a, b in zip(self.data, args, strict=True)]
+        self.data = [a + as_float(b) for a, b in zip(self.data, args, strict=True)]
 
     def reset(self) -> None:
         """Set every sum back to 0."""
@@ -68,10 +68,6 @@ class Accumulator:
 
     def __getitem__(self, idx):
         return self.data[idx]
-
-
-def _number(value) -> float:
-    return float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
 
 
 def accuracy(y_hat, y) -> float:
