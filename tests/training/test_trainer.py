@@ -138,7 +138,7 @@ def test_train_figures_are_the_mean_over_one_epochs_batches():
     """Replay epoch 1 by hand with the loader's order: the same losses, accuracy and weights."""
     data = blobs(n_train=70)  # 70 = 4 full batches of 16 and one of 6
     setup, twin = make_setup(data, lr=0.5), make_setup(data, lr=0.5)
-    history = make_trainer(epochs=1, batch_size=16, seed=5).fit(setup, data)
+    history = make_trainer(epochs=1, batch_size=16, seed=5, fused=False).fit(setup, data)
 
     loader = ArrayLoader(data.train_X, data.train_y, batch_size=16, seed=5)
     loader.set_epoch(0)

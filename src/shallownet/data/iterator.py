@@ -79,6 +79,7 @@ class ArrayLoader:
         self.seed = seed
         self.transform = transform
         self.epoch = 0
+        self.last_order: torch.Tensor | None = None
 
     @property
     def num_examples(self) -> int:
@@ -105,6 +106,7 @@ class ArrayLoader:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
         perm = self.order(self.epoch)
+        self.last_order = perm  # the order of the latest pass (None: unshuffled)
         self.epoch += 1
         n, b = self.num_examples, self.batch_size
         stop = n - n % b if self.drop_last else n

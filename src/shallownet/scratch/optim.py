@@ -154,7 +154,7 @@ class SGD(Optimizer):
             else:
                 state["momentum_buffer"].mul_(group["momentum"]).add_(grad)
             grad = state["momentum_buffer"]
-        p -= group["lr"] * grad
+        p.add_(grad, alpha=-group["lr"])  # p - lr * grad, without a temporary
 
 
 class Adam(Optimizer):

@@ -3,12 +3,16 @@
 The loop, for epoch e = 1..E::
 
     for X, y in batches of the shuffled training set:
-        zero the gradients; l = loss(model(X), y); backward on mean(l); optimiser step
-    train_loss = mean of l over the epoch;  train_acc = share of argmax(o) == y
-    test figures from the model in eval mode, without gradients
+        zero the gradients; o = model(X); backward on mean(loss(o, y)); optimiser step
+    train_loss = mean of loss(o, y) over the epoch;  train_acc = share of argmax(o) == y
+    test figures from the model in eval mode, under inference_mode
 
-Figures add up in tensors on the device and are read once per epoch; every
-``check_every`` steps one read checks that the loss is still finite.
+Softmax regression and MLPs with cross-entropy and plain SGD take a fused
+step instead (:mod:`shallownet.training.fused`: the same formulas without
+autograd). Each step's outputs ``o`` go into one tensor for the epoch on the
+device; the losses and the accuracy are computed from it in a few large
+operations and read once per epoch, and every ``check_every`` steps one read
+checks that the loss is still finite. No step waits for the host.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from shallownet.registry import ModelSetup
 from shallownet.runtime import DROPOUT, derive_seed, resolve_device
 from shallownet.scratch.layers import Linear as ScratchLinear
 from shallownet.training.data import TrainingData
+from shallownet.training.fused import fused_step
 
 __all__ = ["Trainer", "estimated_w_b", "parameter_errors", "format_epoch", "line_printer"]
 
@@ -56,6 +61,12 @@ class Trainer:
         ``log=False`` prints nothing.
     check_every : int, default 50
         Steps between checks that the loss is finite.
+    eval_batch_size : int, default 4096
+        Examples per forward pass when evaluating or predicting.
+    fused : bool, default True
+        Train softmax regression and MLPs (cross-entropy, plain SGD) with a
+        fused step (:mod:`shallownet.training.fused`); False trains every
+        model through autograd and its optimiser.
 
     Examples
     --------
@@ -77,6 +88,7 @@ class Trainer:
         log: Callable[[str], None] | bool | None = None,
         check_every: int = 50,
         eval_batch_size: int = 4096,
+        fused: bool = True,
     ) -> None:
         _check_count("epochs", epochs, minimum=0)
         _check_count("batch_size", batch_size)
@@ -93,6 +105,8 @@ class Trainer:
         self.log = line_printer(log)
         self.check_every = check_every
         self.eval_batch_size = eval_batch_size
+        self.fused = bool(fused)
+        self.step_kind: str | None = None  # "fused" or "autograd", once fit() has chosen
         self.timer = Timer()
 
     # -- training ---------------------------------------------------------------------------
@@ -121,11 +135,18 @@ class Trainer:
         loader = ArrayLoader(data.train_X, data.train_y, batch_size=self.batch_size,
                              shuffle=True, seed=self.seed, device=self.device)
         test_X, test_y = data.test_X.to(self.device), data.test_y.to(self.device)
+        step = self._choose_step(setup)
+        outputs = self._output_buffer(setup, loader)
         live = LivePlot(total_epochs=self.epochs, enabled=self.live_plot)
         try:
             for epoch in range(len(history) + 1, self.epochs + 1):
                 self.timer.start()
-                record = {"epoch": epoch, **self._train_epoch(setup, loader, epoch)}
+                step.load()
+                try:
+                    figures = self._train_epoch(setup, loader, epoch, step, outputs)
+                finally:
+                    step.store()
+                record = {"epoch": epoch, **figures}
                 test = self.evaluate(setup, test_X, test_y)
                 self._check_model_finite(setup, test["loss"], epoch, len(loader))
                 record[f"{eval_name}_loss"] = test["loss"]
@@ -143,46 +164,68 @@ class Trainer:
             live.close()
         return history
 
-    def _train_epoch(self, setup: ModelSetup, loader: ArrayLoader, epoch: int) -> dict:
+    def _choose_step(self, setup: ModelSetup):
+        """``step(X, y, out)`` trains on one batch and writes its outputs to ``out``;
+        ``step.load()`` and ``step.store()`` come before and after each epoch."""
+        fused = fused_step(setup) if self.fused else None
+        self.step_kind = "autograd" if fused is None else "fused"
+        return _AutogradStep(setup) if fused is None else fused
+
+    def _output_buffer(self, setup: ModelSetup, loader: ArrayLoader) -> torch.Tensor:
+        """One tensor for an epoch's outputs, shaped like the model's output for a batch."""
+        sample = self.predict(setup, loader.tensors[0][:1])
+        return sample.new_empty((loader.num_examples, *sample.shape[1:]))
+
+    def _train_epoch(self, setup: ModelSetup, loader: ArrayLoader, epoch: int, step,
+                     outputs: torch.Tensor) -> dict:
         setup.model.train()
         loader.set_epoch(epoch - 1)
         torch.manual_seed(derive_seed(self.seed, DROPOUT, epoch))  # dropout masks of this epoch
-        steps = len(loader)
+        steps, n = len(loader), loader.num_examples
         acc_dtype = torch.float32 if self.device.type == "mps" else torch.float64
-        step_losses = torch.zeros(steps, dtype=acc_dtype, device=self.device)
-        correct = torch.zeros((), dtype=torch.int64, device=self.device)
-        classify = setup.task != "regression"
+        losses = torch.empty(n, dtype=acc_dtype, device=self.device)
+        labels = None
+        start = checked = 0
         bar = tqdm(loader, total=steps, desc=f"epoch {epoch}/{self.epochs}", unit="batch",
                    leave=False, disable=not self.progress, file=sys.stderr)
-        for step, (X, y) in enumerate(bar):
-            losses, outputs = setup.train_step(X, y)
-            step_losses[step] = losses.sum(dtype=acc_dtype)
-            if classify:
-                correct += (setup.predict_labels(outputs) == y).sum()
-            if (step + 1) % self.check_every == 0 or step + 1 == steps:
-                self._check_finite(setup, step_losses[: step + 1], epoch, steps)
-        n = loader.num_examples
-        figures = {"train_loss": float(step_losses.sum()) / n}
-        self._warn_if_exploding(step_losses, loader, epoch, setup.config.lr)
-        if classify:
+        for i, (X, y) in enumerate(bar):
+            stop = start + len(y)
+            step(X, y, outputs[start:stop])
+            start = stop
+            if (i + 1) % self.check_every == 0 or i + 1 == steps:
+                if labels is None:  # the epoch's order is drawn once iteration has begun
+                    labels = _in_order(loader.tensors[1], loader.last_order)
+                window = slice(checked, stop)
+                with torch.inference_mode():
+                    losses[window] = setup.loss(outputs[window], labels[window]).reshape(-1)
+                self._check_finite(setup, losses, checked, stop, epoch, steps, loader.batch_size)
+                checked = stop
+        figures = {"train_loss": float(losses.sum()) / n}
+        self._warn_if_exploding(losses, loader, epoch, setup.config.lr)
+        if setup.task != "regression":
+            with torch.inference_mode():
+                correct = (setup.predict_labels(outputs) == labels).sum()
             figures["train_acc"] = int(correct) / n
         return figures
 
-    def _check_finite(self, setup, step_losses, epoch: int, steps: int) -> None:
-        bad = ~torch.isfinite(step_losses)
+    def _check_finite(self, setup, losses, start: int, stop: int, epoch: int, steps: int,
+                      batch_size: int) -> None:
+        """Raise TrainingDiverged at the first step of ``losses[start:stop]`` that is not finite."""
+        bad = ~torch.isfinite(losses[start:stop])
         if not bool(bad.any()):
             return
-        step = int(bad.nonzero()[0, 0]) + 1
-        raise _diverged(setup, epoch, step, steps,
-                        f"the loss became {float(step_losses[step - 1])}")
+        first = start + int(bad.nonzero()[0, 0])
+        step = first // batch_size + 1
+        raise _diverged(setup, epoch, step, steps, f"the loss became {float(losses[first])}")
 
-    def _warn_if_exploding(self, step_losses, loader, epoch: int, lr: float) -> None:
+    def _warn_if_exploding(self, losses, loader, epoch: int, lr: float) -> None:
         """Warn when the mean loss of the epoch's last batch is 100× that of its first batch."""
-        if len(step_losses) < 2:
+        steps = len(loader)
+        if steps < 2:
             return
-        last_size = loader.num_examples - (len(step_losses) - 1) * loader.batch_size
-        first = float(step_losses[0]) / loader.batch_size
-        last = float(step_losses[-1]) / last_size
+        b = loader.batch_size
+        first = float(losses[:b].mean())
+        last = float(losses[(steps - 1) * b:].mean())
         if last > 100 * max(first, 1e-3):
             warnings.warn(
                 f"the training loss grew from {first:.3g} to {last:.3g} during epoch {epoch}; "
@@ -236,6 +279,26 @@ class Trainer:
                 result["confusion_matrix"] = confusion_matrix(labels.cpu(), y.cpu(),
                                                               setup.num_outputs)
         return result
+
+
+class _AutogradStep:
+    """A step through autograd and the model's optimiser (``setup.train_step``)."""
+
+    def __init__(self, setup: ModelSetup) -> None:
+        self.setup = setup
+
+    def __call__(self, X: torch.Tensor, y: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        return out.copy_(self.setup.train_step(X, y)[1])
+
+    def load(self) -> None:
+        """Nothing to do: the step works on the model's own parameters."""
+
+    store = load
+
+
+def _in_order(tensor: torch.Tensor, order: torch.Tensor | None) -> torch.Tensor:
+    """``tensor`` in the order a loader visited it (as it is when it was not shuffled)."""
+    return tensor if order is None else tensor.index_select(0, order)
 
 
 def _diverged(setup: ModelSetup, epoch: int, step: int, steps: int, what: str):
