@@ -8,6 +8,7 @@ import warnings
 from collections.abc import Sequence
 
 from shallownet import __version__
+from shallownet.cli import bench as bench_cmd
 from shallownet.cli import data as data_cmd
 from shallownet.cli import evaluate as evaluate_cmd
 from shallownet.cli import plot as plot_cmd
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_cmd.register(commands)
     data_cmd.register(commands)
     plot_cmd.register(commands)
+    bench_cmd.register(commands)
     return parser
 
 

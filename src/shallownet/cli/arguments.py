@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["int_at_least", "number", "positive_float", "non_negative_float"]
+__all__ = ["int_at_least", "int_list", "choice_list", "number", "positive_float",
+           "non_negative_float"]
 
 
 def int_at_least(minimum: int):
@@ -22,6 +23,28 @@ def int_at_least(minimum: int):
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
         return value
+
+    return parse
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    """Whole numbers of at least 1, separated by commas or spaces: ``256`` or ``128,64``."""
+    parse = int_at_least(1)
+    return tuple(parse(part) for part in text.replace(" ", ",").split(",") if part)
+
+
+def choice_list(choices: tuple[str, ...]):
+    """An argument type accepting one or more of ``choices``, comma-separated."""
+
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(part.strip() for part in text.split(",") if part.strip())
+        unknown = [name for name in names if name not in choices]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(
+                f"{', '.join(map(repr, unknown)) or 'nothing'} given; choose from "
+                f"{', '.join(choices)}"
+            )
+        return tuple(dict.fromkeys(names))  # in order, without repeats
 
     return parse
 

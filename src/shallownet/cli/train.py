@@ -9,7 +9,13 @@ import sys
 from pathlib import Path
 
 from shallownet.atomic import json_safe
-from shallownet.cli.arguments import int_at_least, non_negative_float, number, positive_float
+from shallownet.cli.arguments import (
+    int_at_least,
+    int_list,
+    non_negative_float,
+    number,
+    positive_float,
+)
 from shallownet.errors import UsageError
 from shallownet.registry import IMPLS, MODELS, OPTIMIZERS, ModelConfig
 from shallownet.runtime import DEVICES, resolve_device
@@ -54,7 +60,7 @@ def register(commands) -> None:
     how.add_argument("--folds", type=int_at_least(2), metavar="K",
                      help="K-fold cross-validation on the training set instead of one run")
     model = p.add_argument_group("model options")
-    model.add_argument("--hidden", type=_int_list, help="MLP hidden widths, e.g. 256 or 128,64 "
+    model.add_argument("--hidden", type=int_list, help="MLP hidden widths, e.g. 256 or 128,64 "
                        "(default 256)")
     model.add_argument("--activation", choices=("relu", "sigmoid", "tanh"), default="relu")
     model.add_argument("--dropout", type=_float_list, help="MLP dropout after each hidden "
@@ -114,11 +120,6 @@ class _DefaultsFormatter(argparse.HelpFormatter):
         if "default" not in text and action.default not in (None, False, argparse.SUPPRESS):
             text += f" (default {action.default})"
         return text
-
-
-def _int_list(text: str) -> tuple[int, ...]:
-    parse = int_at_least(1)
-    return tuple(parse(part) for part in text.replace(" ", ",").split(",") if part)
 
 
 def _float_list(text: str) -> tuple[float, ...]:

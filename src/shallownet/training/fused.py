@@ -88,7 +88,7 @@ class FusedStep:
     multiple of 16 by rows of zero weights with bias -inf, whose logits are
     -inf, whose softmax probabilities are exactly 0 and whose gradients are
     exactly 0, so they never change and never touch the real outputs. BLAS
-    multiplies (n, 784) by (784, 16) faster than by (784, 10) (about 1.6×,
+    multiplies (n, 784) by (784, 16) faster than by (784, 10) (about 1.5× for the forward product,
     see ``benchmarks/layouts.py``). :meth:`load` copies the model's output
     layer in and :meth:`store` copies it back: the trainer calls them around
     each epoch. Hidden layers are updated in place.

@@ -1,0 +1,189 @@
+"""One measurement of the benchmark, run in a fresh process so that its peak memory is its own.
+
+``python -m shallownet.bench.measure SPEC_JSON`` prints one JSON line. A spec's
+``kind`` is
+
+``run``
+    shallownet's training (:class:`~shallownet.training.Trainer`) of a model
+    on the data repeated ``scale`` times, with the fused step or autograd;
+``per_sample``
+    the same model trained the way the book's loader feeds it: a ``Dataset``
+    that turns each stored uint8 image into a float tensor when it is read,
+    ``torch.utils.data.DataLoader`` with ``workers`` processes, shuffled, and
+    the book's loop (figures read after every batch);
+``machine``
+    the best float32 matmul rate and the memory read bandwidth.
+
+Every timed span covers all epochs, each with its test-set pass; loading the
+data and starting processes are reported apart.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import sys
+import time
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from shallownet.bench.floor import measure_bandwidth, measure_matmul_rate
+from shallownet.errors import ShallownetError
+from shallownet.registry import ModelConfig, build
+from shallownet.runtime import resolve_device
+from shallownet.training.data import DataSpec, TrainingData, load_training_data
+from shallownet.training.trainer import Trainer
+
+__all__ = ["PerSampleImages", "peak_rss", "measure", "main"]
+
+
+def peak_rss() -> int | None:
+    """This process's peak resident memory in bytes (VmHWM on Linux; ru_maxrss elsewhere)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # macOS counts bytes, Linux KiB
+
+
+class PerSampleImages(Dataset):
+    """Stored uint8 images; item ``i`` is converted to a float tensor in [0, 1] when read.
+
+    What ``torchvision``'s ``ToTensor`` does for the book's ``FashionMNIST``
+    (without its PIL round trip, so this comparator is, if anything, fast).
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        self.images, self.labels = images, labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int):
+        return self.images[i].to(torch.float32).div(255), int(self.labels[i])
+
+
+def _load(spec: dict) -> tuple[TrainingData, float]:
+    start = time.perf_counter()
+    data = load_training_data(DataSpec(
+        name=spec.get("data", "fashion-mnist"), data_dir=spec.get("data_dir"),
+        max_train=spec.get("max_train"), max_test=spec.get("max_test"),
+        verify=spec.get("verify", True),
+    ))
+    scale = spec.get("scale", 1)
+    if scale > 1:  # the same data, repeated
+        data.train_X = data.train_X.repeat(scale, *([1] * (data.train_X.ndim - 1)))
+        data.train_y = data.train_y.repeat(scale)
+        data.test_X = data.test_X.repeat(scale, *([1] * (data.test_X.ndim - 1)))
+        data.test_y = data.test_y.repeat(scale)
+    return data, time.perf_counter() - start
+
+
+def _setup(spec: dict, data: TrainingData, device):
+    config = ModelConfig(model=spec["model"], impl=spec["impl"],
+                         hidden=tuple(spec.get("hidden", (256,))))
+    return build(config, input_shape=data.input_shape, num_outputs=data.num_outputs,
+                 seed=spec.get("seed", 0), device=device)
+
+
+def _run(spec: dict) -> dict:
+    device = resolve_device(spec.get("device", "cpu"))
+    data, load_seconds = _load(spec)
+    setup = _setup(spec, data, device)
+    trainer = Trainer(spec["epochs"], spec["batch_size"], seed=spec.get("seed", 0),
+                      device=device, progress=False, log=False, live_plot=False,
+                      fused=spec.get("fused", True))
+    start = time.perf_counter()
+    history = trainer.fit(setup, data)
+    seconds = time.perf_counter() - start
+    last = history[-1]
+    return {"step": trainer.step_kind, "seconds": seconds, "load_seconds": load_seconds,
+            "n_train": len(data.train_y), "n_test": len(data.test_y),
+            "num_inputs": math.prod(data.input_shape), "num_outputs": data.num_outputs,
+            "epoch_seconds": [r["seconds"] for r in history],
+            "train_loss": last["train_loss"], "train_acc": last["train_acc"],
+            "test_acc": last["test_acc"]}
+
+
+def _per_sample(spec: dict) -> dict:
+    device = resolve_device(spec.get("device", "cpu"))
+    data, load_seconds = _load(spec)
+    setup = _setup(spec, data, device)
+    torch.manual_seed(spec.get("seed", 0))
+    as_uint8 = lambda X: (X * 255).round().to(torch.uint8)  # the stored bytes  # noqa: E731
+    workers = spec.get("workers", 4)
+    train = DataLoader(PerSampleImages(as_uint8(data.train_X), data.train_y),
+                       batch_size=spec["batch_size"], shuffle=True, num_workers=workers)
+    test = DataLoader(PerSampleImages(as_uint8(data.test_X), data.test_y),
+                      batch_size=spec["batch_size"], shuffle=False, num_workers=workers)
+    model = setup.model
+    start = time.perf_counter()
+    for _ in range(spec["epochs"]):
+        model.train()
+        total, correct, seen = 0.0, 0, 0
+        for X, y in train:
+            X, y = X.to(device), y.to(device)
+            losses, outputs = setup.train_step(X, y)
+            total += float(losses.sum())  # the book reads its figures after every batch
+            correct += int((outputs.argmax(dim=1) == y).sum())
+            seen += len(y)
+        model.eval()
+        test_correct = 0
+        with torch.no_grad():
+            for X, y in test:
+                X, y = X.to(device), y.to(device)
+                test_correct += int((model(X).argmax(dim=1) == y).sum())
+    seconds = time.perf_counter() - start
+    return {"step": "autograd", "seconds": seconds, "load_seconds": load_seconds,
+            "n_train": len(data.train_y), "n_test": len(data.test_y), "workers": workers,
+            "epochs": spec["epochs"],
+            "train_loss": total / seen, "train_acc": correct / seen,
+            "test_acc": test_correct / len(data.test_y)}
+
+
+def _machine(spec: dict) -> dict:
+    device = resolve_device(spec.get("device", "cpu"))
+    return {"device": str(device), "threads": torch.get_num_threads(),
+            "torch": torch.__version__, "python": platform.python_version(),
+            "processor": platform.processor() or platform.machine(),
+            "matmul": measure_matmul_rate(device), "bandwidth": measure_bandwidth(device)}
+
+
+_KINDS = {"run": _run, "per_sample": _per_sample, "machine": _machine}
+
+
+def measure(spec: dict) -> dict:
+    """Carry out ``spec`` in this process; the result includes its ``peak_rss`` in bytes."""
+    threads = spec.get("threads")
+    if threads:
+        torch.set_num_threads(threads)
+    result = _KINDS[spec["kind"]](spec)
+    result["threads"] = torch.get_num_threads()
+    result["peak_rss"] = peak_rss()
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the result of the spec ``argv[0]`` as one JSON line; ``{"error": ...}`` for a
+    shallownet error (a missing dataset, say), which the suite reports as it is."""
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        result = measure(json.loads(argv[0]))
+    except ShallownetError as exc:
+        result = {"error": str(exc)}
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""The training benchmark: shallownet's runs side by side with two comparators, as ratios.
+
+For each model (softmax regression, the 784-256-10 MLP) and tier (scratch,
+concise) it measures, each in a fresh process:
+
+* shallownet's run (fused step, and through autograd), 1x the data;
+* the per-sample pipeline (:mod:`shallownet.bench.measure`) on the same model;
+* the run at 2x and 4x the data, for the growth exponent of time in N;
+
+and once, the machine's best float32 matmul rate and memory bandwidth, which
+give each model's arithmetic floor (:mod:`shallownet.bench.floor`). Each run
+is then a ratio to both comparators, and the targets are checked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from shallownet.bench.floor import floor_seconds, layer_widths, work
+from shallownet.errors import ShallownetError
+
+__all__ = ["BenchOptions", "run_bench", "growth_exponent", "check_targets", "TARGETS"]
+
+GIB = 2**30
+
+#: model -> (at least this many times faster than per-sample, at most this many times the floor)
+TARGETS = {"softmax": (30.0, 5.0), "mlp": (5.0, 1.5)}
+SCRATCH_OVER_CONCISE = 1.3
+SOFTMAX_PEAK_RSS = GIB
+ACCURACY_TOLERANCE = 0.01  # |test acc (fused) - test acc (autograd)|
+EXPONENT_RANGE = (0.9, 1.1)
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What to measure; the defaults are the book's settings on the full Fashion-MNIST."""
+
+    models: tuple[str, ...] = ("softmax", "mlp")
+    impls: tuple[str, ...] = ("scratch", "concise")
+    steps: tuple[str, ...] = ("fused", "autograd")
+    epochs: int = 10
+    batch_size: int = 256
+    scales: tuple[int, ...] = (1, 2, 4)
+    per_sample: bool = True
+    workers: int = 4
+    data: str = "fashion-mnist"
+    data_dir: str | None = None
+    verify: bool = True
+    max_train: int | None = None
+    max_test: int | None = None
+    seed: int = 0
+    threads: int | None = None
+    device: str = "cpu"
+
+    def spec(self, kind: str, **extra) -> dict:
+        keys = ("epochs", "batch_size", "workers", "data", "data_dir", "verify", "max_train",
+                "max_test", "seed", "threads", "device")
+        return {"kind": kind, **{k: getattr(self, k) for k in keys}, **extra}
+
+
+def _measure(spec: dict) -> dict:
+    """Run one spec in a fresh interpreter; its JSON result."""
+    done = subprocess.run([sys.executable, "-m", "shallownet.bench.measure", json.dumps(spec)],
+                          capture_output=True, text=True)
+    what = " ".join(str(spec[k]) for k in ("kind", "model", "impl") if k in spec)
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-8:])
+        raise ShallownetError(f"the benchmark's measurement ({what}) failed:\n{tail}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if "error" in result:
+        raise ShallownetError(f"the benchmark's measurement ({what}): {result['error']}")
+    return result
+
+
+def growth_exponent(points: list[tuple[float, float]]) -> float | None:
+    """The least-squares slope k of log t = k log N + c over (N, t) points: t grows as N^k."""
+    if len({n for n, _ in points}) < 2:
+        return None
+    xs = [math.log(n) for n, _ in points]
+    ys = [math.log(t) for _, t in points]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return (sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+            / sum((x - mx) ** 2 for x in xs))
+
+
+def run_bench(options: BenchOptions, *, say: Callable[[str], None] = lambda line: None,
+              measure: Callable[[dict], dict] = _measure) -> dict:
+    """Measure everything ``options`` names; the results, ratios and target checks as a dict."""
+    say("measuring the machine: float32 matmul rate and memory bandwidth")
+    machine = measure(options.spec("machine"))
+    runs, per_sample, scaling = [], [], []
+    for model in options.models:
+        for impl in options.impls:
+            for step in options.steps:
+                say(f"{model} {impl}: shallownet, {step} step, {options.epochs} epochs")
+                result = measure(options.spec("run", model=model, impl=impl,
+                                              fused=step == "fused"))
+                runs.append({"model": model, "impl": impl, "scale": 1, **result})
+            if options.per_sample:
+                say(f"{model} {impl}: per-sample pipeline, {options.workers} workers")
+                result = measure(options.spec("per_sample", model=model, impl=impl))
+                per_sample.append({"model": model, "impl": impl, **result})
+            points = [(r["n_train"], r["seconds"]) for r in runs
+                      if (r["model"], r["impl"], r["step"]) == (model, impl, options.steps[0])]
+            for scale in (s for s in options.scales if s != 1):
+                say(f"{model} {impl}: shallownet, {scale}x the data")
+                result = measure(options.spec("run", model=model, impl=impl, scale=scale,
+                                              fused=options.steps[0] == "fused"))
+                points.append((result["n_train"], result["seconds"]))
+            scaling.append({"model": model, "impl": impl, "step": options.steps[0],
+                            "points": [{"n_train": n, "seconds": t} for n, t in points],
+                            "exponent": growth_exponent(points)})
+    floors = _floors(options, machine, runs)
+    _add_ratios(runs, per_sample, floors)
+    report = {"options": dataclasses.asdict(options), "machine": machine, "floors": floors,
+              "runs": runs, "per_sample": per_sample, "scaling": scaling}
+    report["targets"] = check_targets(report)
+    return report
+
+
+def _floors(options: BenchOptions, machine: dict, runs: list[dict]) -> dict:
+    floors = {}
+    for run in runs:
+        if run["model"] in floors:
+            continue
+        widths = layer_widths(run["model"], run["num_inputs"], run["num_outputs"])
+        done = work(widths, n_train=run["n_train"], n_test=run["n_test"], epochs=options.epochs)
+        floors[run["model"]] = {
+            "widths": list(widths), **done,
+            **floor_seconds(done, machine["matmul"]["flops_per_second"],
+                            machine["bandwidth"]["bytes_per_second"]),
+        }
+    return floors
+
+
+def _add_ratios(runs: list[dict], per_sample: list[dict], floors: dict) -> None:
+    baseline = {(p["model"], p["impl"]): p for p in per_sample}
+    for run in runs:
+        run["samples_per_second"] = run["n_train"] * len(run["epoch_seconds"]) / run["seconds"]
+        run["times_floor"] = run["seconds"] / floors[run["model"]]["seconds"]
+        slow = baseline.get((run["model"], run["impl"]))
+        run["faster_than_per_sample"] = slow["seconds"] / run["seconds"] if slow else None
+    for p in per_sample:
+        p["samples_per_second"] = p["n_train"] * p["epochs"] / p["seconds"]
+
+
+def check_targets(report: dict) -> list[dict]:
+    """Each target of the benchmark with the measured value and whether it is met."""
+    checks = []
+
+    def check(name: str, value, limit, met: bool) -> None:
+        checks.append({"target": name, "value": value, "limit": limit, "met": bool(met)})
+
+    runs = report["runs"]
+    main = [r for r in runs if r["step"] == report["options"]["steps"][0]]
+    for r in main:
+        at_least, at_most = TARGETS.get(r["model"], (None, None))
+        label = f"{r['model']} {r['impl']}"
+        if at_least is not None and r["faster_than_per_sample"] is not None:
+            check(f"{label}: times faster than per-sample", r["faster_than_per_sample"],
+                  at_least, r["faster_than_per_sample"] >= at_least)
+        if at_most is not None:
+            check(f"{label}: times the arithmetic floor", r["times_floor"], at_most,
+                  r["times_floor"] <= at_most)
+        if r["model"] == "softmax" and r["peak_rss"] is not None:
+            check(f"{label}: peak resident memory (GiB)", r["peak_rss"] / GIB,
+                  SOFTMAX_PEAK_RSS / GIB, r["peak_rss"] < SOFTMAX_PEAK_RSS)
+        twin = [o for o in runs if (o["model"], o["impl"]) == (r["model"], r["impl"])
+                and o is not r]
+        for other in twin:
+            diff = abs(r["test_acc"] - other["test_acc"])
+            check(f"{label}: test accuracy {r['step']} vs {other['step']} (difference)", diff,
+                  ACCURACY_TOLERANCE, diff <= ACCURACY_TOLERANCE)
+    by_key = {(r["model"], r["impl"], r["step"]): r for r in runs}
+    for (model, impl, step), r in by_key.items():
+        concise = by_key.get((model, "concise", step))
+        if impl == "scratch" and concise is not None:
+            ratio = r["seconds"] / concise["seconds"]
+            check(f"{model} {step}: scratch time / concise time", ratio, SCRATCH_OVER_CONCISE,
+                  ratio <= SCRATCH_OVER_CONCISE)
+    for s in report["scaling"]:
+        if s["exponent"] is not None:
+            low, high = EXPONENT_RANGE
+            check(f"{s['model']} {s['impl']}: growth exponent of time in N", s["exponent"],
+                  f"{low}-{high}", low <= s["exponent"] <= high)
+    return checks

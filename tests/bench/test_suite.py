@@ -1,0 +1,118 @@
+"""The benchmark's arithmetic: growth exponents, ratios, target checks and the report."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from shallownet.bench import BenchOptions, format_report
+from shallownet.bench.suite import check_targets, growth_exponent
+
+
+@pytest.mark.parametrize("k", [0.5, 1.0, 1.2, 2.0])
+def test_growth_exponent_recovers_a_power_law(k):
+    points = [(n, 0.3 * n**k) for n in (1000, 2000, 4000, 8000)]
+    assert growth_exponent(points) == pytest.approx(k)
+
+
+def test_growth_exponent_is_a_least_squares_fit():
+    # log-log points (0, 0), (1, 1), (2, 3): slope 1.5
+    points = [(1, 1.0), (math.e, math.e), (math.e**2, math.e**3)]
+    assert growth_exponent(points) == pytest.approx(1.5)
+
+
+def test_growth_exponent_needs_two_sizes():
+    assert growth_exponent([(100, 1.0)]) is None
+    assert growth_exponent([(100, 1.0), (100, 2.0)]) is None
+
+
+def run(model, impl, step, seconds, *, acc=0.83, rss=500 * 2**20, per_sample=None, floor=1.0):
+    return {"model": model, "impl": impl, "step": step, "seconds": seconds, "test_acc": acc,
+            "peak_rss": rss, "times_floor": seconds / floor, "n_train": 60_000,
+            "faster_than_per_sample": None if per_sample is None else per_sample / seconds}
+
+
+def report(runs, scaling=()):
+    return {"options": {"steps": ("fused", "autograd")}, "runs": runs, "scaling": list(scaling)}
+
+
+def by_name(checks):
+    return {c["target"]: c for c in checks}
+
+
+def test_targets_pass_and_fail_at_their_limits():
+    checks = by_name(check_targets(report([
+        run("softmax", "scratch", "fused", 1.0, per_sample=30.0, floor=0.2),     # 30×, 5×
+        run("softmax", "concise", "fused", 1.0, per_sample=29.9, floor=0.19),    # just short
+        run("mlp", "scratch", "fused", 1.3, per_sample=6.5, floor=1.0),          # 5×, 1.3×
+        run("mlp", "concise", "fused", 1.0, per_sample=4.0, floor=0.5),          # 4×, 2×
+    ])))
+    assert checks["softmax scratch: times faster than per-sample"]["met"]
+    assert checks["softmax scratch: times the arithmetic floor"]["met"]
+    assert not checks["softmax concise: times faster than per-sample"]["met"]
+    assert not checks["softmax concise: times the arithmetic floor"]["met"]
+    assert checks["mlp scratch: times faster than per-sample"]["met"]
+    assert checks["mlp scratch: times the arithmetic floor"]["met"]
+    assert not checks["mlp concise: times faster than per-sample"]["met"]
+    assert not checks["mlp concise: times the arithmetic floor"]["met"]
+    assert checks["mlp fused: scratch time / concise time"]["value"] == pytest.approx(1.3)
+    assert checks["mlp fused: scratch time / concise time"]["met"]
+    assert checks["softmax fused: scratch time / concise time"]["met"]
+
+
+def test_scratch_much_slower_than_concise_fails():
+    checks = by_name(check_targets(report([
+        run("softmax", "scratch", "autograd", 1.4), run("softmax", "concise", "autograd", 1.0),
+    ])))
+    assert not checks["softmax autograd: scratch time / concise time"]["met"]
+
+
+def test_softmax_memory_and_accuracy_targets():
+    checks = by_name(check_targets(report([
+        run("softmax", "scratch", "fused", 1.0, rss=2**30, acc=0.830),
+        run("softmax", "scratch", "autograd", 2.0, acc=0.815),
+        run("mlp", "scratch", "fused", 1.0, rss=5 * 2**30),
+    ])))
+    assert not checks["softmax scratch: peak resident memory (GiB)"]["met"]  # under 1 GiB
+    assert not any("mlp scratch: peak" in name for name in checks)  # softmax only
+    accuracy = checks["softmax scratch: test accuracy fused vs autograd (difference)"]
+    assert accuracy["value"] == pytest.approx(0.015) and not accuracy["met"]
+
+
+def test_scaling_exponent_target():
+    scaling = [{"model": "mlp", "impl": "concise", "exponent": 1.04},
+               {"model": "mlp", "impl": "scratch", "exponent": 1.3},
+               {"model": "softmax", "impl": "scratch", "exponent": None}]
+    checks = by_name(check_targets(report([], scaling)))
+    assert checks["mlp concise: growth exponent of time in N"]["met"]
+    assert not checks["mlp scratch: growth exponent of time in N"]["met"]
+    assert len(checks) == 2
+
+
+def test_report_has_a_row_per_run_comparator_and_floor():
+    runs = [dict(run("softmax", "concise", "fused", 0.5, per_sample=20.0, floor=0.1),
+                 samples_per_second=1.2e6)]
+    per_sample = [{"model": "softmax", "impl": "concise", "seconds": 20.0, "workers": 4,
+                   "samples_per_second": 3e4, "test_acc": 0.84, "peak_rss": 800 * 2**20}]
+    scaling = [{"model": "softmax", "impl": "concise", "step": "fused", "exponent": 1.02,
+                "points": [{"n_train": 60_000, "seconds": 0.5},
+                           {"n_train": 120_000, "seconds": 1.01}]}]
+    full = {
+        "options": {**BenchOptions().__dict__, "steps": ("fused",)},
+        "machine": {"device": "cpu", "processor": "x86_64", "threads": 2, "torch": "2.13",
+                    "matmul": {"flops_per_second": 1.8e11, "size": 2048},
+                    "bandwidth": {"bytes_per_second": 4e10}},
+        "floors": {"softmax": {"seconds": 0.1, "bound": "compute", "flops": 2.04e10}},
+        "runs": runs, "per_sample": per_sample, "scaling": scaling,
+    }
+    full["targets"] = check_targets(full)
+    text = format_report(full)
+    assert "180 GFLOP/s" in text and "40.0 GB/s" in text
+    assert "| softmax | concise | shallownet, fused step | 0.50 | 1,200,000 | 0.830 |" in text
+    assert "40.0× | 5.0× |" in text  # 20 s / 0.5 s; 0.5 s / 0.1 s
+    assert "per-sample DataLoader, 4 workers | 20.00 | 30,000 | 0.840 | 800 MiB | 1.0× | 200.0×" \
+        in text
+    assert "arithmetic floor (compute-bound, 20.4 GFLOP) | 0.100" in text
+    assert "| softmax | concise | 0.50 | 1.01 | 1.02 |" in text
+    assert "| softmax concise: times faster than per-sample | 40 | 30.0 | yes |" in text
