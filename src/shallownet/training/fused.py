@@ -144,7 +144,7 @@ class FusedStep:
                 H = self.activation(H)
         out.copy_(H[:, : self.q])
         G = torch.softmax(H, dim=1)  # the padding's probabilities are exactly 0
-        G.scatter_add_(1, y.reshape(-1, 1), G.new_full((1, 1), -1.0).expand(n, 1))
+        G.scatter_add_(1, y.reshape(-1, 1).long(), G.new_full((1, 1), -1.0).expand(n, 1))
         alpha = -self.lr / n
         for i in range(len(self.layers) - 1, -1, -1):
             W, b = self.layers[i]
