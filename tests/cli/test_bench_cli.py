@@ -48,8 +48,12 @@ def test_bench_on_tiny_data_prints_the_tables_and_writes_json(capsys, tmp_path, 
 def test_bench_without_comparators_or_scaling(capsys, tiny_dir):
     code, out, err = run(capsys, "bench", "--models", "mlp", "--impls", "scratch",
                          "--steps", "autograd", "--epochs", "1", "--scales", "1",
-                         "--no-per-sample", "--data-dir", tiny_dir, "--no-verify")
+                         "--no-per-sample", "--repeats", "2", "--data-dir", tiny_dir,
+                         "--no-verify", "--json", tiny_dir / "repeated.json")
     assert code == 0, err
+    run_ = json.loads((tiny_dir / "repeated.json").read_text())["runs"][0]
+    assert len(run_["all_seconds"]) == 2 and run_["seconds"] == min(run_["all_seconds"])
+    assert "best of 2" in out
     assert "| mlp | scratch | shallownet, autograd step |" in out
     assert "per-sample DataLoader" not in out and "Scaling" not in out
     assert "| mlp scratch: times the arithmetic floor |" in out

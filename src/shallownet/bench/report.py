@@ -24,7 +24,8 @@ def format_report(report: dict) -> str:
     """The report of :func:`~shallownet.bench.suite.run_bench` as text for a terminal."""
     m, o = report["machine"], report["options"]
     lines = [
-        f"shallownet bench: {o['epochs']} epochs, batch {o['batch_size']}, {o['data']} "
+        f"shallownet bench: {o['epochs']} epochs, batch {o['batch_size']}, {o['data']}, "
+        f"best of {o.get('repeats', 1)} "
         f"on {m['device']} ({m['processor']}, {m['threads']} threads, torch {m['torch']})",
         f"best float32 matmul {m['matmul']['flops_per_second'] / 1e9:.0f} GFLOP/s "
         f"({m['matmul']['size']}² products); memory read "

@@ -55,6 +55,8 @@ def register(commands) -> None:
                    help="use only the first N test examples")
     p.add_argument("--threads", type=int_at_least(1), help="torch threads (default: torch's)")
     p.add_argument("--device", choices=DEVICES, default="cpu", help="default cpu")
+    p.add_argument("--repeats", type=int_at_least(1), default=1,
+                   help="take each measurement's fastest of N fresh runs (default 1)")
     p.add_argument("--quick", action="store_true",
                    help="a tiny setting that proves the benchmark works: 1 epoch, 4096 "
                    "training examples, 1x and 2x the data, 2 workers")
@@ -72,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         "per_sample": args.per_sample, "workers": args.workers, "data": args.data,
         "data_dir": str(args.data_dir) if args.data_dir else None, "verify": args.verify,
         "max_train": args.max_train, "max_test": args.max_test, "threads": args.threads,
-        "device": args.device,
+        "device": args.device, "repeats": args.repeats,
     }
     if args.quick:
         settings.update(QUICK)
