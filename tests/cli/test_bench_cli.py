@@ -35,6 +35,8 @@ def test_bench_on_tiny_data_prints_the_tables_and_writes_json(capsys, tmp_path, 
     assert [p["n_train"] for p in report["scaling"][0]["points"]] == [600, 1200]
     assert report["scaling"][0]["exponent"] > 0
     assert report["floors"]["softmax"]["widths"] == [784, 10]
+    matmul = report["machine"]["matmul"]  # measured before and after; the best counts
+    assert matmul["flops_per_second"] == max(matmul["measured"]) and len(matmul["measured"]) == 2
     fused = report["runs"][0]
     assert fused["faster_than_per_sample"] == pytest.approx(
         report["per_sample"][0]["seconds"] / fused["seconds"])
