@@ -6,7 +6,6 @@ Also the pieces it relies on: the scratch ``Linear``'s column-major ``W`` and
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 
 import pytest
@@ -27,7 +26,6 @@ from tests.training.test_trainer import (
     make_setup,
     make_trainer,
     weights,
-    without_seconds,
 )
 
 F64 = torch.float64
@@ -315,40 +313,6 @@ def test_fused_and_autograd_trainers_record_the_same_history(case):
         for key in ("train_loss", "train_acc", "test_loss", "test_acc"):
             assert a[key] == pytest.approx(b[key], rel=1e-9, abs=1e-12), key
     assert_close_weights(fused_weights, auto_weights, rtol=1e-9, atol=1e-12)
-
-
-RESUME_CASES = {
-    "softmax-scratch": ("softmax", {}),
-    "softmax-concise": ("softmax", {"impl": "concise", "weight_decay": 0.01}),
-    "mlp-scratch": ("mlp", {"hidden": (16,)}),
-    "mlp-concise": ("mlp", {"impl": "concise", "hidden": (16, 8), "activation": "sigmoid"}),
-}
-
-
-@pytest.mark.parametrize("case", RESUME_CASES)
-def test_a_resumed_fused_run_equals_an_uninterrupted_one(case):
-    model, config = RESUME_CASES[case]
-    data = blobs()
-    straight = make_setup(data, model, **config)
-    trainer = make_trainer(epochs=4, seed=2)
-    full = trainer.fit(straight, data)
-    assert trainer.step_kind == "fused"
-
-    first = make_setup(data, model, **config)
-    partial = make_trainer(epochs=2, seed=2).fit(first, data)
-    saved_model = copy.deepcopy(first.model.state_dict())
-    saved_optimizer = copy.deepcopy(first.optimizer.state_dict())
-    del first
-
-    resumed = make_setup(data, model, seed=99, **config)  # other initial weights: overwritten
-    resumed.model.load_state_dict(saved_model)
-    resumed.optimizer.load_state_dict(saved_optimizer)
-    trainer = make_trainer(epochs=4, seed=2)
-    history = trainer.fit(resumed, data, history=copy.deepcopy(partial))
-    assert trainer.step_kind == "fused"
-    assert [r["epoch"] for r in history] == [1, 2, 3, 4]
-    assert without_seconds(history) == without_seconds(full)
-    assert_same_weights(weights(resumed), weights(straight))
 
 
 def test_the_model_holds_the_trained_output_layer_when_each_epoch_ends():

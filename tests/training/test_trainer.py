@@ -196,6 +196,11 @@ RESUME_CASES = {
                                     "optimizer": "momentum"}),
     "concise-mlp-dropout": ("mlp", {"impl": "concise", "hidden": (16,), "dropout": (0.5,),
                                     "optimizer": "adam"}),
+    # plain SGD: the fused step (training/fused.py)
+    "fused-softmax-scratch": ("softmax", {}),
+    "fused-softmax-concise": ("softmax", {"impl": "concise", "weight_decay": 0.01}),
+    "fused-mlp-scratch": ("mlp", {"hidden": (16,)}),
+    "fused-mlp-concise": ("mlp", {"impl": "concise", "hidden": (16, 8), "activation": "sigmoid"}),
 }
 
 
