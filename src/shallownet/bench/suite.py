@@ -8,7 +8,8 @@ concise) it measures, each in a fresh process:
 * the run at 2x and 4x the data, for the growth exponent of time in N;
 
 and before and after them, the machine's float32 matmul rate and memory
-bandwidth, whose best values give each model's arithmetic floor (:mod:`shallownet.bench.floor`). Each run
+bandwidth, whose best values give each model's arithmetic floor
+(:mod:`shallownet.bench.floor`). Each run
 is then a ratio to both comparators, and the targets are checked. With
 ``repeats`` > 1 every measurement is the fastest of that many.
 """
