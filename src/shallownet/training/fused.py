@@ -31,6 +31,7 @@ from torch import nn
 
 from shallownet.init import weight_layers
 from shallownet.registry import ModelSetup
+from shallownet.scratch.backprop import ACTIVATION_GRADIENTS
 from shallownet.scratch.layers import Linear as ScratchLinear
 
 __all__ = ["FusedStep", "fused_step", "why_not_fused"]
@@ -39,24 +40,10 @@ _FUSED_MODELS = ("softmax", "mlp")
 _PAD = 16  # the output layer's width is padded to a multiple of this
 
 
-def _relu_backward(G: torch.Tensor, H: torch.Tensor) -> torch.Tensor:
-    return G.mul_(H > 0)  # relu'(z) = 1 where h = relu(z) > 0
-
-
-def _sigmoid_backward(G: torch.Tensor, H: torch.Tensor) -> torch.Tensor:
-    return G.mul_(H * (1 - H))  # sigmoid' = h (1 - h)
-
-
-def _tanh_backward(G: torch.Tensor, H: torch.Tensor) -> torch.Tensor:
-    return G.mul_(1 - H * H)  # tanh' = 1 - h²
-
-
-#: name -> (φ, (G, H = φ(Z)) -> G ⊙ φ'(Z) computed in place).
-_ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
-    "relu": (torch.relu, _relu_backward),
-    "sigmoid": (torch.sigmoid, _sigmoid_backward),
-    "tanh": (torch.tanh, _tanh_backward),
-}
+#: name -> φ, as torch's one-kernel function; φ' comes from the scratch tier's
+#: :data:`~shallownet.scratch.backprop.ACTIVATION_GRADIENTS`.
+_ACTIVATIONS: dict[str, Callable] = {"relu": torch.relu, "sigmoid": torch.sigmoid,
+                                     "tanh": torch.tanh}
 
 
 def why_not_fused(setup: ModelSetup) -> str | None:
@@ -64,7 +51,7 @@ def why_not_fused(setup: ModelSetup) -> str | None:
     cfg = setup.config
     if cfg.model not in _FUSED_MODELS:
         return f"{cfg.model} is not softmax regression or an MLP"
-    if cfg.loss != "cross_entropy" or getattr(cfg, "log_softmax", False):
+    if cfg.loss != "cross_entropy" or cfg.log_softmax:
         return "the loss is not cross-entropy on logits"
     if cfg.optimizer != "sgd":
         return f"the optimiser is {cfg.optimizer}, not plain SGD"
@@ -88,8 +75,8 @@ class FusedStep:
     multiple of 16 by rows of zero weights with bias -inf, whose logits are
     -inf, whose softmax probabilities are exactly 0 and whose gradients are
     exactly 0, so they never change and never touch the real outputs. BLAS
-    multiplies (n, 784) by (784, 16) faster than by (784, 10) (about 1.5× for the forward product,
-    see ``benchmarks/layouts.py``). :meth:`load` copies the model's output
+    multiplies (n, 784) by (784, 16) faster than by (784, 10) (1.5× for the
+    forward product, see ``benchmarks/layouts.py``). :meth:`load` copies the model's output
     layer in and :meth:`store` copies it back: the trainer calls them around
     each epoch. Hidden layers are updated in place.
 
@@ -106,7 +93,8 @@ class FusedStep:
         cfg = setup.config
         self.lr = cfg.lr
         self.decay = 1 - cfg.lr * cfg.weight_decay  # (1 - lr wd) W: SGD's weight decay
-        self.activation, self.backward = _ACTIVATIONS[cfg.activation]
+        self.activation = _ACTIVATIONS[cfg.activation]
+        self.derivative = ACTIVATION_GRADIENTS[cfg.activation][1]  # (Z, H) -> φ'(Z)
         layers = [_weight_bias(m) for m in weight_layers(setup.model)]
         self.output = layers[-1]
         W, b = self.output
@@ -135,20 +123,21 @@ class FusedStep:
     def __call__(self, X: torch.Tensor, y: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """Train on the batch ``(X, y)``; return ``out``, which holds the batch's logits ``O``."""
         n = X.shape[0]
-        H = X.reshape(n, -1)
-        inputs = []  # H_(l-1) of each layer
+        H, Z = X.reshape(n, -1), None
+        inputs, hidden = [], []  # H_(l-1) of each layer; Z_l of each hidden layer
         for W, b in self.layers:
+            if Z is not None:
+                hidden.append(Z)
+                H = self.activation(Z)
             inputs.append(H)
-            H = torch.addmm(b, H, W.T)
-            if len(inputs) < len(self.layers):
-                H = self.activation(H)
-        out.copy_(H[:, : self.q])
-        G = torch.softmax(H, dim=1)  # the padding's probabilities are exactly 0
+            Z = torch.addmm(b, H, W.T)
+        out.copy_(Z[:, : self.q])
+        G = torch.softmax(Z, dim=1)  # the padding's probabilities are exactly 0
         G.scatter_add_(1, y.reshape(-1, 1).long(), G.new_full((1, 1), -1.0).expand(n, 1))
         alpha = -self.lr / n
         for i in range(len(self.layers) - 1, -1, -1):
             W, b = self.layers[i]
-            G_below = self.backward(G @ W, inputs[i]) if i else None
+            G_below = (G @ W).mul_(self.derivative(hidden[i - 1], inputs[i])) if i else None
             W.addmm_(G.T, inputs[i], beta=self.decay, alpha=alpha)
             b.add_(G.sum(dim=0), alpha=alpha)
             G = G_below
