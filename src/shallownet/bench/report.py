@@ -51,13 +51,12 @@ def format_report(report: dict) -> str:
                      "peak RSS", "faster than per-sample", "× floor"], rows)
     scaling = [s for s in report["scaling"] if len(s["points"]) > 1]
     if scaling:
-        n0 = {(s["model"], s["impl"]): s["points"][0]["n_train"] for s in scaling}
         lines += ["", f"Scaling ({scaling[0]['step']} step): seconds at k× the data; "
                   "t grows as N^exponent"]
         scales = [p["n_train"] / scaling[0]["points"][0]["n_train"] for p in scaling[0]["points"]]
         rows = [[s["model"], s["impl"],
                  *[f"{p['seconds']:.2f}" for p in s["points"]], f"{s['exponent']:.2f}"]
-                for s in scaling if s["points"][0]["n_train"] == n0[(s["model"], s["impl"])]]
+                for s in scaling]
         lines += _table(["model", "impl", *[f"{k:g}×" for k in scales], "exponent"], rows)
     if report["targets"]:
         lines += ["", "Targets"]
