@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from shallownet.bench.suite import growth_exponent
 from tests.cli.clitools import assert_one_error, run
 from tests.conftest import requires_real_data, write_tiny_dataset
 
@@ -33,7 +34,8 @@ def test_bench_on_tiny_data_prints_the_tables_and_writes_json(capsys, tmp_path, 
     report = json.loads(out_file.read_text())
     assert [r["step"] for r in report["runs"]] == ["fused", "autograd"]
     assert [p["n_train"] for p in report["scaling"][0]["points"]] == [600, 1200]
-    assert report["scaling"][0]["exponent"] > 0
+    points = [(p["n_train"], p["seconds"]) for p in report["scaling"][0]["points"]]
+    assert report["scaling"][0]["exponent"] == pytest.approx(growth_exponent(points))
     assert report["floors"]["softmax"]["widths"] == [784, 10]
     matmul = report["machine"]["matmul"]  # measured before and after; the best counts
     assert matmul["flops_per_second"] == max(matmul["measured"]) and len(matmul["measured"]) == 2
