@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from shallownet.bench.measure import PerSampleImages, main, measure, peak_rss
+from shallownet.errors import ShallownetError
 from tests.conftest import write_tiny_dataset
 
 
@@ -45,16 +46,23 @@ def test_run_reports_time_accuracy_and_memory(tiny_dir, model, impl):
 
 
 def test_run_through_autograd_and_on_repeated_data(tiny_dir):
-    result = measure(spec(tiny_dir, fused=False, scale=3, threads=1))
+    result = measure(spec(tiny_dir, step="autograd", scale=3, threads=1))
     assert result["step"] == "autograd" and result["threads"] == 1
     assert result["n_train"] == 3 * 512 and result["n_test"] == 3 * 128
 
 
-def test_fused_and_autograd_runs_reach_the_same_accuracy(tiny_dir):
-    fused = measure(spec(tiny_dir, epochs=3))
-    autograd = measure(spec(tiny_dir, epochs=3, fused=False))
-    assert fused["test_acc"] == pytest.approx(autograd["test_acc"], abs=1 / 128)
-    assert fused["train_loss"] == pytest.approx(autograd["train_loss"], rel=1e-4)
+def test_every_step_reaches_the_same_accuracy(tiny_dir):
+    runs = [measure(spec(tiny_dir, epochs=3, step=step))
+            for step in ("kernel", "fused", "autograd")]
+    assert [r["step"] for r in runs] == ["kernel", "fused", "autograd"]
+    for other in runs[1:]:
+        assert runs[0]["test_acc"] == pytest.approx(other["test_acc"], abs=1 / 128)
+        assert runs[0]["train_loss"] == pytest.approx(other["train_loss"], rel=1e-4)
+
+
+def test_kernel_run_of_a_model_it_cannot_train_is_an_error(tiny_dir):
+    with pytest.raises(ShallownetError, match="softmax regression only"):
+        measure(spec(tiny_dir, model="mlp", step="kernel"))
 
 
 @pytest.mark.parametrize("workers", [0, 2])
@@ -80,6 +88,14 @@ def test_machine_measures_matmul_rate_and_bandwidth():
     assert result["matmul"]["flops_per_second"] > 1e8
     assert result["bandwidth"]["bytes_per_second"] > 1e8
     assert result["device"] == "cpu" and result["torch"] == torch.__version__
+
+
+def test_worker_marks_a_compiled_step_that_cannot_run(tiny_dir, capsys):
+    assert main([json.dumps(spec(tiny_dir, model="mlp", step="kernel"))]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["unavailable"] is True and "softmax regression only" in result["error"]
+    assert main([json.dumps(spec(tiny_dir, data_dir=tiny_dir + "/missing"))]) == 0
+    assert json.loads(capsys.readouterr().out)["unavailable"] is False
 
 
 def test_worker_prints_one_json_line(tiny_dir, capsys):

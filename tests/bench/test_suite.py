@@ -7,7 +7,8 @@ import math
 import pytest
 
 from shallownet.bench import BenchOptions, format_report
-from shallownet.bench.suite import check_targets, growth_exponent
+from shallownet.bench.suite import check_targets, growth_exponent, run_bench
+from shallownet.training.kernel import KernelUnavailable
 
 
 @pytest.mark.parametrize("k", [0.5, 1.0, 1.2, 2.0])
@@ -27,14 +28,16 @@ def test_growth_exponent_needs_two_sizes():
     assert growth_exponent([(100, 1.0), (100, 2.0)]) is None
 
 
-def run(model, impl, step, seconds, *, acc=0.83, rss=500 * 2**20, per_sample=None, floor=1.0):
-    return {"model": model, "impl": impl, "step": step, "seconds": seconds, "test_acc": acc,
+def run(model, impl, step, seconds, *, acc=0.83, rss=500 * 2**20, per_sample=None, floor=1.0,
+        main=True):
+    return {"model": model, "impl": impl, "step": step, "main": main, "seconds": seconds,
+            "test_acc": acc,
             "peak_rss": rss, "times_floor": seconds / floor, "n_train": 60_000,
             "faster_than_per_sample": None if per_sample is None else per_sample / seconds}
 
 
 def report(runs, scaling=()):
-    return {"options": {"steps": ("fused", "autograd")}, "runs": runs, "scaling": list(scaling)}
+    return {"runs": runs, "scaling": list(scaling)}
 
 
 def by_name(checks):
@@ -71,7 +74,7 @@ def test_scratch_much_slower_than_concise_fails():
 def test_softmax_memory_and_accuracy_targets():
     checks = by_name(check_targets(report([
         run("softmax", "scratch", "fused", 1.0, rss=2**30, acc=0.830),
-        run("softmax", "scratch", "autograd", 2.0, acc=0.815),
+        run("softmax", "scratch", "autograd", 2.0, acc=0.815, main=False),
         run("mlp", "scratch", "fused", 1.0, rss=5 * 2**30),
     ])))
     assert not checks["softmax scratch: peak resident memory (GiB)"]["met"]  # under 1 GiB
@@ -114,5 +117,56 @@ def test_report_has_a_row_per_run_comparator_and_floor():
     assert "per-sample DataLoader, 4 workers | 20.00 | 30,000 | 0.840 | 800 MiB | 1.0× | 200.0×" \
         in text
     assert "arithmetic floor (compute-bound, 20.4 GFLOP) | 0.100" in text
-    assert "| softmax | concise | 0.50 | 1.01 | 1.02 |" in text
+    assert "| softmax | concise | fused | 0.50 | 1.01 | 1.02 |" in text
     assert "| softmax concise: times faster than per-sample | 40 | 30.0 | yes |" in text
+
+
+def fake_measure(calls, *, kernel_fails=False):
+    """A stand-in worker: canned figures, each call recorded (the suite's logic, not timing)."""
+    def measure(spec):
+        calls.append(spec)
+        if spec["kind"] == "machine":
+            return {"device": "cpu", "processor": "x86_64", "threads": 2, "torch": "2.13",
+                    "matmul": {"flops_per_second": 1e11, "size": 2048},
+                    "bandwidth": {"bytes_per_second": 1e10}}
+        if spec["kind"] == "per_sample":
+            return {"seconds": 30.0, "n_train": 1000, "epochs": spec["epochs"], "workers": 4,
+                    "test_acc": 0.8, "peak_rss": 1}
+        if spec["step"] == "kernel" and kernel_fails:
+            raise KernelUnavailable("building the compiled step needs ninja")
+        scale = spec.get("scale", 1)
+        seconds = {"kernel": 0.5, "fused": 1.0, "autograd": 2.0}[spec["step"]] * scale
+        return {"step": spec["step"], "seconds": seconds, "n_train": 1000 * scale,
+                "n_test": 100, "num_inputs": 784, "num_outputs": 10,
+                "epoch_seconds": [seconds / spec["epochs"]] * spec["epochs"],
+                "test_acc": 0.8, "peak_rss": 2**20}
+    return measure
+
+
+def test_each_model_runs_the_steps_that_apply_and_the_first_is_its_main_run():
+    calls = []
+    options = BenchOptions(impls=("concise",), scales=(1, 2), epochs=2)
+    report = run_bench(options, measure=fake_measure(calls))
+    steps = {(r["model"], r["step"]): r["main"] for r in report["runs"]}
+    assert steps == {("softmax", "kernel"): True, ("softmax", "fused"): False,
+                     ("softmax", "autograd"): False, ("mlp", "fused"): True,
+                     ("mlp", "autograd"): False}  # the compiled step trains softmax only
+    assert [(s["model"], s["step"]) for s in report["scaling"]] == [("softmax", "kernel"),
+                                                                     ("mlp", "fused")]
+    assert [c.get("step") for c in calls if c.get("scale") == 2] == ["kernel", "fused"]
+    assert report["scaling"][0]["exponent"] == pytest.approx(1.0)
+    assert report["runs"][0]["faster_than_per_sample"] == pytest.approx(60.0)
+    assert report["skipped"] == []
+
+
+def test_a_compiled_step_that_cannot_build_is_skipped_and_said():
+    calls, said = [], []
+    options = BenchOptions(models=("softmax",), impls=("scratch",), scales=(1,), epochs=1)
+    report = run_bench(options, measure=fake_measure(calls, kernel_fails=True), say=said.append)
+    assert [(r["step"], r["main"]) for r in report["runs"]] == [("fused", True),
+                                                                 ("autograd", False)]
+    assert report["skipped"] == [{"model": "softmax", "impl": "scratch", "step": "kernel",
+                                  "why": "building the compiled step needs ninja"}]
+    assert any("skipped: building the compiled step needs ninja" in line for line in said)
+    assert "not measured: softmax scratch, kernel step: building the compiled step needs " \
+        "ninja" in format_report(report)

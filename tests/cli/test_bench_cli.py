@@ -26,24 +26,25 @@ def test_bench_on_tiny_data_prints_the_tables_and_writes_json(capsys, tmp_path, 
     assert code == 0, err
     assert "shallownet bench: measuring the machine" in err
     assert "shallownet bench: softmax concise: per-sample pipeline, 0 workers" in err
-    assert "| softmax | concise | shallownet, fused step |" in out
-    assert "| softmax | concise | shallownet, autograd step |" in out
+    for step in ("kernel", "fused", "autograd"):
+        assert f"| softmax | concise | shallownet, {step} step |" in out
     assert "| softmax | concise | per-sample DataLoader, 0 workers |" in out
-    assert "arithmetic floor (" in out and "Scaling (fused step)" in out
+    assert "arithmetic floor (" in out and "| softmax | concise | kernel |" in out
     assert f"wrote {out_file}" in out
     report = json.loads(out_file.read_text())
-    assert [r["step"] for r in report["runs"]] == ["fused", "autograd"]
+    assert [r["step"] for r in report["runs"]] == ["kernel", "fused", "autograd"]
+    assert report["scaling"][0]["step"] == "kernel"
     assert [p["n_train"] for p in report["scaling"][0]["points"]] == [600, 1200]
     points = [(p["n_train"], p["seconds"]) for p in report["scaling"][0]["points"]]
     assert report["scaling"][0]["exponent"] == pytest.approx(growth_exponent(points))
     assert report["floors"]["softmax"]["widths"] == [784, 10]
     matmul = report["machine"]["matmul"]  # measured before and after; the best counts
     assert matmul["flops_per_second"] == max(matmul["measured"]) and len(matmul["measured"]) == 2
-    fused = report["runs"][0]
-    assert fused["faster_than_per_sample"] == pytest.approx(
-        report["per_sample"][0]["seconds"] / fused["seconds"])
-    assert fused["times_floor"] == pytest.approx(
-        fused["seconds"] / report["floors"]["softmax"]["seconds"])
+    main = report["runs"][0]
+    assert main["faster_than_per_sample"] == pytest.approx(
+        report["per_sample"][0]["seconds"] / main["seconds"])
+    assert main["times_floor"] == pytest.approx(
+        main["seconds"] / report["floors"]["softmax"]["seconds"])
     names = {t["target"] for t in report["targets"]}
     assert "softmax concise: times the arithmetic floor" in names
     assert "softmax concise: peak resident memory (GiB)" in names
@@ -82,7 +83,7 @@ def test_bench_on_data_that_fails_its_checksum_is_one_clear_error(capsys, tiny_d
     progress, error = err.split("shallownet: error: ")
     assert progress.splitlines() == ["shallownet bench: measuring the machine: float32 matmul "
                                      "rate and memory bandwidth",
-                                     "shallownet bench: softmax scratch: shallownet, fused "
+                                     "shallownet bench: softmax scratch: shallownet, kernel "
                                      "step, 1 epochs"]
     assert_one_error("shallownet: error: " + error)
     assert error.startswith("the benchmark's measurement (run softmax scratch): ")
@@ -97,8 +98,10 @@ def test_bench_quick_on_fashion_mnist(capsys, tmp_path):
     assert code == 0, err
     report = json.loads(out_file.read_text())
     assert report["options"]["epochs"] == 1 and report["options"]["max_train"] == 4096
-    assert len(report["runs"]) == 8 and len(report["per_sample"]) == 4
-    assert {r["step"] for r in report["runs"]} == {"fused", "autograd"}
+    assert len(report["runs"]) == 10 and len(report["per_sample"]) == 4
+    assert [r["step"] for r in report["runs"] if r["main"]] == ["kernel", "kernel", "fused",
+                                                                "fused"]
+    assert {r["step"] for r in report["runs"]} == {"kernel", "fused", "autograd"}
     for r in report["runs"] + report["per_sample"]:
         assert r["n_train"] in (4096,) and r["test_acc"] > 0.2  # chance is 0.1
     for r in report["runs"]:

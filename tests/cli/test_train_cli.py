@@ -373,7 +373,9 @@ def test_same_command_same_numbers_on_csv(capsys, tmp_path, csvs):
     ["--model", "mlp", "--hidden", "16", "--impl", "concise", "--optimizer", "adam",
      "--weight-decay", "1e-3"],
     ["--model", "softmax"],
-], ids=["scratch-mlp-momentum-dropout", "concise-mlp-adam", "scratch-softmax"])
+    ["--model", "softmax", "--impl", "concise", "--kernel"],
+], ids=["scratch-mlp-momentum-dropout", "concise-mlp-adam", "scratch-softmax",
+        "concise-softmax-compiled-step"])
 def test_resume_continues_exactly(capsys, tmp_path, idx_dir, extra):
     common = ["--data-dir", idx_dir, "--no-verify", "--batch-size", 8, "-q", "--no-plots",
               *extra]
@@ -401,6 +403,20 @@ def test_resume_continues_exactly(capsys, tmp_path, idx_dir, extra):
         assert code == 0, err
         evaluated.append({k: v for k, v in last_json(out).items() if k != "run_dir"})
     assert evaluated[0] == evaluated[1]
+
+
+def test_the_compiled_step_is_saved_with_the_run_and_said_in_the_header(capsys, tmp_path,
+                                                                         idx_dir):
+    code, out, err = run(capsys, "train", "--data-dir", idx_dir, "--no-verify", "--epochs", 1,
+                         "--kernel", "--out", tmp_path / "k", "-q", "--no-plots")
+    assert code == 0, err
+    assert out.splitlines()[0].endswith(", compiled step")
+    config = json.loads((tmp_path / "k" / "config.json").read_text())
+    assert config["train"]["kernel"] is True
+    code, out, err = run(capsys, "train", "--data-dir", idx_dir, "--no-verify", "--epochs", 1,
+                         "--out", tmp_path / "f", "-q", "--no-plots")
+    assert "compiled step" not in out
+    assert json.loads((tmp_path / "f" / "config.json").read_text())["train"]["kernel"] is False
 
 
 def test_resume_of_a_synthetic_run_continues_exactly(capsys, tmp_path):
@@ -573,6 +589,7 @@ def test_resume_refuses_to_go_back_in_epochs(capsys, tmp_path):
     (["--impl", "concise", "--backward", "hand"], 1, ["--impl scratch"]),
     (["--model", "mlp", "--hidden", "8,8", "--backward", "hand"], 1, ["autograd"]),
     (["--optimizer", "momentum", "--momentum", "1.5"], 1, ["momentum", "[0, 1)"]),
+    (["--model", "mlp", "--kernel"], 1, ["--kernel", "softmax regression", "mlp"]),
 ])
 def test_misuse_is_refused_before_any_work(capsys, in_tmp, idx_dir, argv, code, needles):
     if "cuda" in argv and torch.cuda.is_available():

@@ -5,7 +5,9 @@
 
 ``run``
     shallownet's training (:class:`~shallownet.training.Trainer`) of a model
-    on the data repeated ``scale`` times, with the fused step or autograd;
+    on the data repeated ``scale`` times, with the ``step`` named: ``kernel``
+    (the compiled softmax step, loaded or built before the clock starts),
+    ``fused`` or ``autograd``;
 ``per_sample``
     the same model trained the way the book's loader feeds it: a ``Dataset``
     that turns each stored uint8 image into a float tensor when it is read,
@@ -34,6 +36,7 @@ from shallownet.errors import ShallownetError
 from shallownet.registry import ModelConfig, build
 from shallownet.runtime import resolve_device
 from shallownet.training.data import DataSpec, TrainingData, load_training_data
+from shallownet.training.kernel import KernelUnavailable, load_kernel, why_no_kernel
 from shallownet.training.trainer import Trainer
 
 __all__ = ["PerSampleImages", "peak_rss", "measure", "main"]
@@ -100,9 +103,15 @@ def _run(spec: dict) -> dict:
     device = resolve_device(spec.get("device", "cpu"))
     data, load_seconds = _load(spec)
     setup = _setup(spec, data, device)
+    step = spec.get("step", "fused")
+    if step == "kernel":  # what cannot be used is an error here, not a fallback
+        reason = why_no_kernel(setup, device)
+        if reason is not None:
+            raise KernelUnavailable(reason)
+        load_kernel()  # built or loaded outside the timed span, as imports are
     trainer = Trainer(spec["epochs"], spec["batch_size"], seed=spec.get("seed", 0),
                       device=device, progress=False, log=False, live_plot=False,
-                      fused=spec.get("fused", True))
+                      fused=step != "autograd", kernel=step == "kernel")
     start = time.perf_counter()
     history = trainer.fit(setup, data)
     seconds = time.perf_counter() - start
@@ -174,13 +183,14 @@ def measure(spec: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the result of the spec ``argv[0]`` as one JSON line; ``{"error": ...}`` for a
-    shallownet error (a missing dataset, say), which the suite reports as it is."""
+    """Print the result of the spec ``argv[0]`` as one JSON line; ``{"error": ...,
+    "unavailable": ...}`` for a shallownet error (a missing dataset, say), which the suite
+    reports as it is; ``unavailable`` is true when it is the compiled step that cannot run."""
     argv = sys.argv[1:] if argv is None else argv
     try:
         result = measure(json.loads(argv[0]))
     except ShallownetError as exc:
-        result = {"error": str(exc)}
+        result = {"error": str(exc), "unavailable": isinstance(exc, KernelUnavailable)}
     print(json.dumps(result), flush=True)
     return 0
 

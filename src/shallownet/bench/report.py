@@ -51,13 +51,16 @@ def format_report(report: dict) -> str:
                      "peak RSS", "faster than per-sample", "× floor"], rows)
     scaling = [s for s in report["scaling"] if len(s["points"]) > 1]
     if scaling:
-        lines += ["", f"Scaling ({scaling[0]['step']} step): seconds at k× the data; "
+        lines += ["", "Scaling (each model's main step): seconds at k× the data; "
                   "t grows as N^exponent"]
         scales = [p["n_train"] / scaling[0]["points"][0]["n_train"] for p in scaling[0]["points"]]
-        rows = [[s["model"], s["impl"],
+        rows = [[s["model"], s["impl"], s["step"],
                  *[f"{p['seconds']:.2f}" for p in s["points"]], f"{s['exponent']:.2f}"]
                 for s in scaling]
-        lines += _table(["model", "impl", *[f"{k:g}×" for k in scales], "exponent"], rows)
+        lines += _table(["model", "impl", "step", *[f"{k:g}×" for k in scales], "exponent"],
+                        rows)
+    for s in report.get("skipped", []):
+        lines += ["", f"not measured: {s['model']} {s['impl']}, {s['step']} step: {s['why']}"]
     if report["targets"]:
         lines += ["", "Targets"]
         rows = [[t["target"], f"{t['value']:.3g}", str(t["limit"]), "yes" if t["met"] else "NO"]

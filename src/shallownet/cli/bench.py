@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from shallownet.bench.suite import STEPS
 from shallownet.cli.arguments import choice_list, int_at_least, int_list
 from shallownet.data.catalog import CATALOG
 from shallownet.registry import IMPLS
@@ -32,10 +33,11 @@ def register(commands) -> None:
                    help="comma-separated: softmax, mlp (default both)")
     p.add_argument("--impls", type=choice_list(IMPLS), default=IMPLS,
                    help="comma-separated: scratch, concise (default both)")
-    p.add_argument("--steps", type=choice_list(("fused", "autograd")),
-                   default=("fused", "autograd"),
-                   help="training steps to time; the first is shallownet's own run, which the "
-                   "ratios and the scaling use (default fused,autograd)")
+    p.add_argument("--steps", type=choice_list(STEPS), default=STEPS,
+                   help="training steps to time: kernel (the compiled softmax step, built on "
+                   "first use), fused, autograd; for each model the first that applies is its "
+                   "main run, which the targets and the scaling use (default "
+                   "kernel,fused,autograd)")
     p.add_argument("--epochs", type=int_at_least(1), default=10, help="default 10")
     p.add_argument("--batch-size", type=int_at_least(1), default=256, help="default 256")
     p.add_argument("--scales", type=int_list, default=(1, 2, 4), metavar="K,...",

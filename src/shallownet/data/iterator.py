@@ -105,6 +105,27 @@ class ArrayLoader:
         return torch.randperm(self.num_examples, generator=g).to(self.tensors[0].device)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        for rows in self._batches():
+            if isinstance(rows, slice):
+                batch = tuple(t[rows] for t in self.tensors)
+            else:
+                batch = tuple(t.index_select(0, rows) for t in self.tensors)
+            yield batch if self.transform is None else self.transform(batch)
+
+    def rows(self) -> Iterator[torch.Tensor]:
+        """One pass as the row indices of each batch (what ``iter`` would gather), as int64.
+
+        For consumers that read the rows straight from ``tensors`` themselves;
+        the epoch order and ``last_order`` are those of ``iter``.
+        """
+        for rows in self._batches():
+            if isinstance(rows, slice):
+                yield torch.arange(rows.start, rows.stop, device=self.tensors[0].device)
+            else:
+                yield rows
+
+    def _batches(self) -> Iterator[slice | torch.Tensor]:
+        """One pass: each batch's rows, as a slice (unshuffled) or a slice of the permutation."""
         perm = self.order(self.epoch)
         self.last_order = perm  # the order of the latest pass (None: unshuffled)
         self.epoch += 1
@@ -112,11 +133,9 @@ class ArrayLoader:
         stop = n - n % b if self.drop_last else n
         for start in range(0, stop, b):
             if perm is None:
-                batch = tuple(t[start : start + b] for t in self.tensors)
+                yield slice(start, min(start + b, n))
             else:
-                idx = perm[start : start + b]
-                batch = tuple(t.index_select(0, idx) for t in self.tensors)
-            yield batch if self.transform is None else self.transform(batch)
+                yield perm[start : start + b]
 
     def as_dataset(self) -> TensorDataset:
         """The same tensors as a ``torch.utils.data.Dataset``, to feed a ``DataLoader``."""

@@ -17,12 +17,14 @@ __all__ = ["TrainSettings", "RunConfig", "book_settings"]
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """How long and how to train: epochs, batch size, seed and device."""
+    """How long and how to train: epochs, batch size, seed, device, and whether softmax
+    regression trains with the compiled step (:mod:`shallownet.training.kernel`)."""
 
     epochs: int = 10
     batch_size: int = 256
     seed: int = 0
     device: str = "auto"
+    kernel: bool = False
 
     def check(self) -> TrainSettings:
         for name, minimum in (("epochs", 1), ("batch_size", 1)):
@@ -35,6 +37,8 @@ class TrainSettings:
             raise UsageError(f"--seed must be a whole number of 0 or more, not {self.seed!r}.")
         if not isinstance(self.device, str):
             raise UsageError(f"--device must be a name such as cpu, not {self.device!r}.")
+        if not isinstance(self.kernel, bool):
+            raise UsageError(f"kernel must be true or false, not {self.kernel!r}.")
         return self
 
 

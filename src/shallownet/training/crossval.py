@@ -84,7 +84,7 @@ def cross_validate(
                       seed=config.train.seed, device=device)
         trainer = Trainer(config.train.epochs, config.train.batch_size,
                           seed=derive_seed(config.train.seed, FOLD_RUN, k), device=device,
-                          progress=progress, live_plot=False,
+                          progress=progress, live_plot=False, kernel=config.train.kernel,
                           log=lambda line, k=k: emit(f"fold {k}/{folds}  {line}"))
         history = trainer.fit(setup, fold, eval_name="val")
         records += [{"fold": k, **r} for r in history]

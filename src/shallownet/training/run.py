@@ -52,7 +52,7 @@ def check_compatible(config: RunConfig, data: TrainingData | None = None) -> Non
     """Refuse a model that cannot train on the data (before loading it, and after).
 
     linreg needs a regression target; softmax, mlp and lenet class labels;
-    logreg two classes; lenet images.
+    logreg two classes; lenet images; only softmax has the compiled step.
     """
     model, name = config.model.model, config.data.name
     task = MODELS[model].task
@@ -71,6 +71,9 @@ def check_compatible(config: RunConfig, data: TrainingData | None = None) -> Non
     if model == "lenet" and kind != "image":
         raise UsageError(f"lenet is a convolutional network for images; {name} is not an image "
                          "dataset. Use --data fashion-mnist or mnist.")
+    if config.train.kernel and model != "softmax":
+        raise UsageError(f"--kernel is the compiled step of softmax regression; {model} trains "
+                         "with the fused step or autograd. Leave out --kernel.")
     if data is None:
         return
     if task == "regression" and not regression_data:
@@ -221,7 +224,8 @@ def _train(run_dir: RunDir, config: RunConfig, facts: dict, setup: ModelSetup,
     if not history:
         checkpoint(0, [])  # a good checkpoint exists before the first step
     trainer = Trainer(config.train.epochs, config.train.batch_size, seed=config.train.seed,
-                      device=device, progress=progress, log=log, live_plot=live_plot)
+                      device=device, progress=progress, log=log, live_plot=live_plot,
+                      kernel=config.train.kernel)
     try:
         history = trainer.fit(setup, data, history=history, on_epoch_end=checkpoint)
     except TrainingDiverged as exc:

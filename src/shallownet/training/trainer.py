@@ -9,10 +9,12 @@ The loop, for epoch e = 1..E::
 
 Softmax regression and MLPs with cross-entropy and plain SGD take a fused
 step instead (:mod:`shallownet.training.fused`: the same formulas without
-autograd). Each step's outputs ``o`` go into one tensor for the epoch on the
-device; the losses and the accuracy are computed from it in a few large
-operations and read once per epoch, and every ``check_every`` steps one read
-checks that the loss is still finite. No step waits for the host.
+autograd); with ``kernel=True`` softmax regression takes the compiled step
+(:mod:`shallownet.training.kernel`), which reads each batch's rows by index.
+Each step's outputs ``o`` go into one tensor for the epoch on the device; the
+losses and the accuracy are computed from it in a few large operations and
+read once per epoch, and every ``check_every`` steps one read checks that the
+loss is still finite. No step waits for the host.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from shallownet.runtime import DROPOUT, derive_seed, resolve_device
 from shallownet.scratch.layers import Linear as ScratchLinear
 from shallownet.training.data import TrainingData
 from shallownet.training.fused import fused_step
+from shallownet.training.kernel import KernelStep, KernelUnavailable, why_no_kernel
 
 __all__ = ["Trainer", "estimated_w_b", "parameter_errors", "format_epoch", "line_printer"]
 
@@ -67,6 +70,11 @@ class Trainer:
         Train softmax regression and MLPs (cross-entropy, plain SGD) with a
         fused step (:mod:`shallownet.training.fused`); False trains every
         model through autograd and its optimiser.
+    kernel : bool, default False
+        Train softmax regression with the compiled step
+        (:mod:`shallownet.training.kernel`), built for this CPU on first use.
+        Where it cannot be used (another model, float64, no C++ compiler) a
+        warning says why and the fused step trains instead.
 
     Examples
     --------
@@ -89,6 +97,7 @@ class Trainer:
         check_every: int = 50,
         eval_batch_size: int = 4096,
         fused: bool = True,
+        kernel: bool = False,
     ) -> None:
         _check_count("epochs", epochs, minimum=0)
         _check_count("batch_size", batch_size)
@@ -106,7 +115,8 @@ class Trainer:
         self.check_every = check_every
         self.eval_batch_size = eval_batch_size
         self.fused = bool(fused)
-        self.step_kind: str | None = None  # "fused" or "autograd", once fit() has chosen
+        self.kernel = bool(kernel)
+        self.step_kind: str | None = None  # "kernel", "fused" or "autograd", once fit() chose
         self.timer = Timer()
 
     # -- training ---------------------------------------------------------------------------
@@ -136,6 +146,8 @@ class Trainer:
                              shuffle=True, seed=self.seed, device=self.device)
         test_X, test_y = data.test_X.to(self.device), data.test_y.to(self.device)
         step = self._choose_step(setup)
+        if getattr(step, "gathers", False):
+            step.bind(*loader.tensors)
         outputs = self._output_buffer(setup, loader)
         live = LivePlot(total_epochs=self.epochs, enabled=self.live_plot)
         try:
@@ -166,7 +178,18 @@ class Trainer:
 
     def _choose_step(self, setup: ModelSetup):
         """``step(X, y, out)`` trains on one batch and writes its outputs to ``out``;
-        ``step.load()`` and ``step.store()`` come before and after each epoch."""
+        ``step.load()`` and ``step.store()`` come before and after each epoch. A
+        step with ``gathers`` set is bound to the data and trains on row indices."""
+        if self.kernel:
+            reason = why_no_kernel(setup, self.device)
+            if reason is None:
+                try:
+                    step = KernelStep(setup)
+                    self.step_kind = "kernel"
+                    return step
+                except KernelUnavailable as exc:
+                    reason = str(exc)
+            warnings.warn(f"training without the compiled step: {reason}.", stacklevel=3)
         fused = fused_step(setup) if self.fused else None
         self.step_kind = "autograd" if fused is None else "fused"
         return _AutogradStep(setup) if fused is None else fused
@@ -186,11 +209,18 @@ class Trainer:
         losses = torch.empty(n, dtype=acc_dtype, device=self.device)
         labels = None
         start = checked = 0
-        bar = tqdm(loader, total=steps, desc=f"epoch {epoch}/{self.epochs}", unit="batch",
-                   leave=False, disable=not self.progress, file=sys.stderr)
-        for i, (X, y) in enumerate(bar):
-            stop = start + len(y)
-            step(X, y, outputs[start:stop])
+        gathers = getattr(step, "gathers", False)
+        bar = tqdm(loader.rows() if gathers else loader, total=steps, unit="batch",
+                   desc=f"epoch {epoch}/{self.epochs}", leave=False,
+                   disable=not self.progress, file=sys.stderr)
+        for i, batch in enumerate(bar):
+            if gathers:
+                stop = start + len(batch)
+                step.rows(batch, outputs[start:stop])
+            else:
+                X, y = batch
+                stop = start + len(y)
+                step(X, y, outputs[start:stop])
             start = stop
             if (i + 1) % self.check_every == 0 or i + 1 == steps:
                 if labels is None:  # the epoch's order is drawn once iteration has begun

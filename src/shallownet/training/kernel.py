@@ -1,0 +1,207 @@
+"""A compiled training step for softmax regression: one pass over each row, on every core.
+
+The fused step (:mod:`shallownet.training.fused`) spends most of a softmax
+regression step in BLAS products with 16 columns, which BLAS runs far below
+its peak, and in gathering the batch. ``softmax_kernel.cpp`` does the whole
+step in one C++ function instead: for each row of the batch, read straight
+from the dataset by index, it computes the logits ``o = b + x W``, the
+gradient ``g = softmax(o) - onehot(y)`` and adds ``xᵀ g`` to the gradient,
+six rows at a time in vector registers, the batch split over the cores in
+fixed chunks; then ``W <- (1 - lr wd) W - (lr / n) Σ xᵀ g`` and
+``b <- b - (lr / n) Σ g``. These are the fused step's formulas; the results
+agree with it to float32 rounding, and do not depend on the thread count.
+
+The C++ is compiled for this CPU on first use (``torch.utils.cpp_extension``,
+which needs a C++ compiler and ninja; about 40 s, once: the build is kept in
+torch's extension cache). It is used when asked for (``Trainer(kernel=True)``,
+``shallownet train --kernel``) and where :func:`why_no_kernel` finds nothing
+against it: softmax regression with at most 32 classes, cross-entropy, plain
+SGD, float32 on the CPU, on Linux.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from shallownet.errors import ShallownetError
+from shallownet.init import weight_layers
+from shallownet.registry import ModelSetup
+from shallownet.training.fused import _weight_bias, why_not_fused
+
+__all__ = ["KernelStep", "KernelUnavailable", "load_kernel", "why_no_kernel"]
+
+SOURCE = Path(__file__).with_name("softmax_kernel.cpp")
+_WIDTHS = (8, 16, 32)  # the padded output widths the C++ is compiled for
+_FLAGS = ["-O3", "-march=native", "-fopenmp"]
+
+_lock = threading.Lock()
+_module = None
+_failure: str | None = None
+
+
+class KernelUnavailable(ShallownetError):
+    """The compiled softmax step cannot be built or used here."""
+
+
+def why_no_kernel(setup: ModelSetup, device: torch.device | str = "cpu") -> str | None:
+    """Why ``setup`` cannot train with the compiled step on ``device`` (None when it can).
+
+    Does not build anything: a setup that qualifies may still fail to build
+    (see :func:`load_kernel`).
+    """
+    reason = why_not_fused(setup)
+    if reason is not None:
+        return reason
+    if setup.config.model != "softmax":
+        return "the compiled step trains softmax regression only"
+    if torch.device(device).type != "cpu":
+        return f"the compiled step runs on the CPU, not {torch.device(device).type}"
+    if not sys.platform.startswith("linux"):
+        return f"the compiled step is built on Linux only, not {sys.platform}"
+    W, _ = _weight_bias(weight_layers(setup.model)[0])
+    if W.dtype != torch.float32:
+        return f"the compiled step takes float32 weights, not {W.dtype}"
+    if W.shape[0] > _WIDTHS[-1]:
+        return f"the compiled step takes at most {_WIDTHS[-1]} classes, not {W.shape[0]}"
+    return None
+
+
+def load_kernel(say: Callable[[str], None] | None = None):
+    """The compiled module (built on first use); raises :class:`KernelUnavailable`.
+
+    ``say`` gets one line before a build that is not in torch's extension
+    cache yet (default: print it to stderr). A failed build is not retried
+    in the same process.
+    """
+    global _module, _failure
+    with _lock:
+        if _module is not None:
+            return _module
+        if _failure is not None:
+            raise KernelUnavailable(_failure)
+        try:
+            _module = _build(say or (lambda line: print(line, file=sys.stderr, flush=True)))
+        except KernelUnavailable as exc:
+            _failure = str(exc)
+            raise
+        return _module
+
+
+def _build(say: Callable[[str], None]):
+    from torch.utils import cpp_extension
+
+    if not sys.platform.startswith("linux"):
+        raise KernelUnavailable(f"the compiled step is built on Linux only, not {sys.platform}")
+    if not cpp_extension.is_ninja_available():
+        raise KernelUnavailable("building the compiled step needs ninja (pip install ninja)")
+    source = SOURCE.read_text(encoding="utf-8")
+    # -march=native: the build is for this CPU, so the CPU is part of its name.
+    tag = "\0".join([source, *_FLAGS, torch.__version__, _cpu_name()])
+    name = "shallownet_softmax_" + hashlib.sha256(tag.encode()).hexdigest()[:16]
+    build_dir = Path(cpp_extension._get_build_directory(name, verbose=False))
+    if not any(build_dir.glob(f"{name}*.so")):
+        say("building shallownet's compiled softmax step for this CPU "
+            "(once; it takes about a minute)...")
+    start = time.perf_counter()
+    try:
+        module = cpp_extension.load_inline(
+            name, cpp_sources=[source], functions=["softmax_sgd_step"],
+            extra_cflags=_FLAGS, extra_ldflags=["-fopenmp"], verbose=False,
+        )
+    except (RuntimeError, OSError, ImportError) as exc:
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        raise KernelUnavailable(
+            "the compiled softmax step did not build: " + (lines[-1] if lines else repr(exc))
+        ) from exc
+    module.build_seconds = time.perf_counter() - start
+    return module
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("model name", "flags")):
+                return line
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+class KernelStep:
+    """The compiled softmax-regression step, with the fused step's interface.
+
+    ``step(X, y, out)`` trains on a gathered batch; after ``bind(X, y)``,
+    ``step.rows(rows, out)`` trains on the rows ``rows`` of the bound data
+    without gathering them first. Both write the batch's logits to ``out``.
+    The weights train in a padded (inputs, 8/16/32) copy that
+    :meth:`load` and :meth:`store` exchange with the model around each epoch.
+
+    Raises :class:`KernelUnavailable` when the setup does not qualify
+    (:func:`why_no_kernel`) or the C++ does not build.
+    """
+
+    gathers = True  # the trainer hands it row indices (see rows())
+
+    def __init__(self, setup: ModelSetup, say: Callable[[str], None] | None = None) -> None:
+        reason = why_no_kernel(setup)
+        if reason is not None:
+            raise KernelUnavailable(reason)
+        self.module = load_kernel(say)
+        cfg = setup.config
+        self.lr = cfg.lr
+        self.decay = 1 - cfg.lr * cfg.weight_decay
+        self.W, self.b = _weight_bias(weight_layers(setup.model)[0])  # (q, k), (q,)
+        self.q, k = self.W.shape
+        width = next(w for w in _WIDTHS if w >= self.q)
+        self.padded_W = torch.zeros((k, width))  # W's transpose; the padding stays zero
+        self.padded_b = torch.zeros(width)
+        self._X = self._y = None
+        self._no_rows = torch.empty(0, dtype=torch.long)
+        self.load()
+
+    def load(self) -> None:
+        """Copy the model's weights into the padded working copy."""
+        with torch.no_grad():
+            self.padded_W[:, : self.q].copy_(self.W.T)
+            self.padded_b[: self.q].copy_(self.b)
+
+    def store(self) -> None:
+        """Copy the trained weights back into the model."""
+        with torch.no_grad():
+            self.W.copy_(self.padded_W[:, : self.q].T)
+            self.b.copy_(self.padded_b[: self.q])
+
+    def bind(self, X: torch.Tensor, y: torch.Tensor) -> None:
+        """Train on rows of ``(X, y)`` from now on (see :meth:`rows`)."""
+        self._X, self._y = _flat(X), y.to(torch.long).contiguous()
+
+    def rows(self, rows: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """Train on the bound data's rows ``rows``; return ``out``, the batch's logits."""
+        self._run(self._X, self._y, rows.to(torch.long).contiguous(), out)
+        return out
+
+    def __call__(self, X: torch.Tensor, y: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """Train on the batch ``(X, y)``; return ``out``, the batch's logits."""
+        self._run(_flat(X), y.to(torch.long).contiguous(), self._no_rows, out)
+        return out
+
+    def _run(self, X, y, rows, out) -> None:
+        try:
+            self.module.softmax_sgd_step(X, y, rows, self.padded_W, self.padded_b, out,
+                                         self.lr, self.decay)
+        except RuntimeError as exc:
+            raise ShallownetError(f"the compiled softmax step refused the batch: "
+                                  f"{str(exc).splitlines()[0]}") from exc
+
+
+def _flat(X: torch.Tensor) -> torch.Tensor:
+    """``X`` as contiguous float32 rows (a view where it already is)."""
+    return X.reshape(len(X), -1).to(torch.float32).contiguous()
