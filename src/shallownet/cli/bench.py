@@ -27,7 +27,7 @@ def register(commands) -> None:
         "the same run, the same models fed by a per-sample DataLoader and the arithmetic floor "
         "of the work on this machine (its FLOPs at the best measured matmul rate, or its input "
         "bytes at the measured memory bandwidth). Each measurement runs in a fresh process. "
-        "Takes about 5 minutes on 2 cores; --quick takes seconds.",
+        "Takes about 6 minutes on 2 cores; --quick takes seconds.",
     )
     p.add_argument("--models", type=choice_list(("softmax", "mlp")), default=("softmax", "mlp"),
                    help="comma-separated: softmax, mlp (default both)")
