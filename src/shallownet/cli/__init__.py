@@ -46,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit status (0 success, 1 error, 2 usage)."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # e.g. for train --nproc, which starts workers with the same arguments
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import os
 import sys
+import warnings
 from pathlib import Path
 
 from shallownet.atomic import json_safe
@@ -21,11 +24,13 @@ from shallownet.registry import IMPLS, MODELS, OPTIMIZERS, ModelConfig
 from shallownet.runtime import DEVICES, resolve_device
 from shallownet.training.config import RunConfig, TrainSettings, book_settings
 from shallownet.training.data import IMAGE_DATASETS, SYNTHETIC, DataSpec
+from shallownet.training.run import check_compatible
+from shallownet.training.rundir import RunDir
 
 __all__ = ["register", "run_train"]
 
 #: What may go with --resume; every other option is the run's own, taken from its checkpoint.
-_FREE_ON_RESUME = ("resume", "epochs", "device", "json", "quiet", "no_plots")
+_FREE_ON_RESUME = ("resume", "epochs", "device", "json", "quiet", "no_plots", "nproc")
 
 
 def register(commands) -> None:
@@ -61,6 +66,10 @@ def register(commands) -> None:
                      help="train softmax regression with the compiled step: about twice as "
                      "fast on a CPU; built for this CPU on first use (about a minute, needs a "
                      "C++ compiler and ninja)")
+    how.add_argument("--nproc", type=int_at_least(1), default=1, metavar="N",
+                     help="data-parallel training in N local worker processes "
+                     "(torch.distributed, gloo on the CPU, nccl on CUDA); under torchrun the "
+                     "processes come from torchrun instead (default 1)")
     how.add_argument("--folds", type=int_at_least(2), metavar="K",
                      help="K-fold cross-validation on the training set instead of one run")
     model = p.add_argument_group("model options")
@@ -168,8 +177,53 @@ def config_from_args(args) -> RunConfig:
 
 
 def run_train(args) -> int:
+    from shallownet.training.distributed import from_environment, in_distributed_launch, launch
+
+    if in_distributed_launch():  # one of the workers that --nproc or torchrun started
+        group = from_environment(resolve_device(args.device or "auto"))
+        _check_distributable(args, group.world_size)
+        if group.is_main:
+            return _run_train(args, group)
+        with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # rank 0 says it once
+            return _run_train(args, group)
+    if args.nproc > 1:
+        _check_distributable(args, args.nproc)
+        if args.resume is None:  # refuse what the workers would refuse, before starting them
+            check_compatible(config_from_args(args))
+            if args.out is not None:
+                RunDir(args.out).check_new()
+        argv = args.argv[args.argv.index("train") + 1:]
+        return launch(_without_nproc(argv), args.nproc)
+    return _run_train(args, None)
+
+
+def _check_distributable(args, world_size: int) -> None:
+    if world_size > 1 and args.kernel:
+        raise UsageError("--kernel is a one-process step; a distributed run trains through "
+                         "autograd. Leave out --kernel or --nproc.")
+    if world_size > 1 and args.folds:
+        raise UsageError("--folds trains its folds one after another in one process; leave out "
+                         "--nproc (or --folds).")
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    """``argv`` less its ``--nproc N`` / ``--nproc=N``."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            out.append(arg)
+    return out
+
+
+def _run_train(args, group) -> int:
     from shallownet.training.crossval import cross_validate
-    from shallownet.training.run import check_compatible, resume_run, train_run
+    from shallownet.training.run import resume_run, train_run
 
     log = False if args.quiet else None
     progress = False if args.quiet else None
@@ -182,12 +236,13 @@ def run_train(args) -> int:
             flags = ", ".join("--" + g.replace("_", "-") for g in given)
             raise UsageError(
                 f"--resume continues a run with its own settings; {flags} cannot change. "
-                "Only --epochs, --device, --json, --quiet and --no-plots go with --resume."
+                "Only --epochs, --device, --nproc, --json, --quiet and --no-plots go with "
+                "--resume."
             )
         if (args.resume / "checkpoint.pt").is_file():
-            print(f"resuming {args.resume}", flush=True)
+            print(f"resuming {args.resume}" + _workers(group), flush=True)
         result = resume_run(args.resume, epochs=args.epochs, device=args.device,
-                            progress=progress, log=log, plots=plots)
+                            progress=progress, log=log, plots=plots, group=group)
         return _report(result.summary, result.run_dir, args.json)
     config = config_from_args(args)
     check_compatible(config)
@@ -197,9 +252,13 @@ def run_train(args) -> int:
                                  plots=plots)
         run_dir = summary.pop("run_dir")
         return _report(summary, run_dir, args.json)
-    print(_header(config, "training"), flush=True)
-    result = train_run(config, args.out, progress=progress, log=log, plots=plots)
+    print(_header(config, "training") + _workers(group), flush=True)
+    result = train_run(config, args.out, progress=progress, log=log, plots=plots, group=group)
     return _report(result.summary, result.run_dir, args.json)
+
+
+def _workers(group) -> str:
+    return "" if group is None else f", {group.world_size} processes (torch.distributed)"
 
 
 def _header(config: RunConfig, what: str) -> str:

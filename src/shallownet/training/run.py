@@ -28,6 +28,7 @@ from shallownet.runtime import resolve_device
 from shallownet.training.checkpoint import load_checkpoint, restore_model, save_checkpoint
 from shallownet.training.config import RunConfig
 from shallownet.training.data import TrainingData, data_kind, load_training_data
+from shallownet.training.distributed import Group
 from shallownet.training.rundir import RunDir, default_run_path
 from shallownet.training.trainer import Trainer, parameter_errors
 
@@ -114,20 +115,32 @@ def train_run(
     log: Log | bool | None = None,
     plots: bool = True,
     live_plot: bool | None = None,
+    group: Group | None = None,
 ) -> RunResult:
-    """Train ``config`` from scratch into the run directory ``out`` (default ``runs/...``)."""
+    """Train ``config`` from scratch into the run directory ``out`` (default ``runs/...``).
+
+    In a distributed run (``group``) every rank trains its shard; rank 0
+    chooses, creates and writes the run directory.
+    """
     config = config.resolved()
     check_compatible(config)
     device = resolve_device(config.train.device)
-    run_dir = RunDir(out or default_run_path(config.model.model, config.model.impl,
-                                             config.data.name)).check_new()
-    data = load_training_data(config.data, progress=progress)
+    main = group is None or group.is_main
+    path = None
+    if main:
+        path = RunDir(out or default_run_path(config.model.model, config.model.impl,
+                                              config.data.name)).check_new().path
+    if group is not None:
+        path = group.broadcast(path)
+    run_dir = RunDir(path)
+    data = load_training_data(config.data, progress=progress if main else False)
     check_compatible(config, data)
     facts = dataset_facts(data)
-    run_dir.create().write_config(config.to_dict(), facts)
+    if main:
+        run_dir.create().write_config(config.to_dict(), facts)
     setup = _build(config, facts, device)
     return _train(run_dir, config, facts, setup, data, [], device=device, progress=progress,
-                  log=log, plots=plots, live_plot=live_plot)
+                  log=log, plots=plots, live_plot=live_plot, group=group)
 
 
 def resume_run(
@@ -139,10 +152,12 @@ def resume_run(
     log: Log | bool | None = None,
     plots: bool = True,
     live_plot: bool | None = None,
+    group: Group | None = None,
 ) -> RunResult:
     """Continue the run in ``run_dir`` from its checkpoint up to ``epochs`` (default: its own).
 
-    With the same seed the result is exactly that of an uninterrupted run.
+    With the same seed the result is exactly that of an uninterrupted run (in
+    a distributed run, ``group``, every rank reads the checkpoint; rank 0 writes).
     """
     run_dir = RunDir(run_dir)
     state, config, facts = _load_run(run_dir)
@@ -160,11 +175,12 @@ def resume_run(
             f"{config.train.epochs} would go back. Give --epochs {state['epoch'] + 1} or more."
         )
     device = resolve_device(config.train.device)
-    data = load_training_data(config.data, progress=progress)
+    main = group is None or group.is_main
+    data = load_training_data(config.data, progress=progress if main else False)
     setup = _restore(state, config, facts, device, run_dir)
     history = state["history"][: state["epoch"]]
     return _train(run_dir, config, facts, setup, data, history, device=device,
-                  progress=progress, log=log, plots=plots, live_plot=live_plot)
+                  progress=progress, log=log, plots=plots, live_plot=live_plot, group=group)
 
 
 def _load_run(run_dir: RunDir) -> tuple[dict, RunConfig, dict]:
@@ -205,7 +221,8 @@ def _restore(state: dict, config: RunConfig, facts: dict, device, run_dir: RunDi
 
 def _train(run_dir: RunDir, config: RunConfig, facts: dict, setup: ModelSetup,
            data: TrainingData, history: list[dict], *, device, progress, log, plots,
-           live_plot) -> RunResult:
+           live_plot, group: Group | None = None) -> RunResult:
+    main = group is None or group.is_main  # only rank 0 writes
     full = {**config.to_dict(), "dataset": facts}
     columns = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds")
     if setup.task == "regression":
@@ -216,6 +233,8 @@ def _train(run_dir: RunDir, config: RunConfig, facts: dict, setup: ModelSetup,
     saved = [len(history)]
 
     def checkpoint(epoch: int, records: list[dict]) -> None:
+        if not main:
+            return
         save_checkpoint(run_dir.checkpoint, model=setup.model, optimizer=setup.optimizer,
                         config=full, epoch=epoch, history=records)
         saved[0] = epoch
@@ -225,7 +244,7 @@ def _train(run_dir: RunDir, config: RunConfig, facts: dict, setup: ModelSetup,
         checkpoint(0, [])  # a good checkpoint exists before the first step
     trainer = Trainer(config.train.epochs, config.train.batch_size, seed=config.train.seed,
                       device=device, progress=progress, log=log, live_plot=live_plot,
-                      kernel=config.train.kernel)
+                      kernel=config.train.kernel, group=group)
     try:
         history = trainer.fit(setup, data, history=history, on_epoch_end=checkpoint)
     except TrainingDiverged as exc:
@@ -241,6 +260,8 @@ def _train(run_dir: RunDir, config: RunConfig, facts: dict, setup: ModelSetup,
         exc.reported = True
         raise
     summary, report = _final_figures(trainer, setup, data, config, history)
+    if not main:
+        return RunResult(run_dir=run_dir, config=config, history=history, summary=summary)
     run_dir.write_metrics(history, {"final": summary, **report}, columns=columns)
     if plots:
         _draw(run_dir, setup, data, trainer, history, report, config)

@@ -19,6 +19,7 @@ loss is still finite. No step waits for the host.
 
 from __future__ import annotations
 
+import bisect
 import math
 import sys
 import warnings
@@ -35,6 +36,7 @@ from shallownet.registry import ModelSetup
 from shallownet.runtime import DROPOUT, derive_seed, resolve_device
 from shallownet.scratch.layers import Linear as ScratchLinear
 from shallownet.training.data import TrainingData
+from shallownet.training.distributed import DistributedStep, Group, shard, shard_sizes
 from shallownet.training.fused import fused_step
 from shallownet.training.kernel import KernelStep, KernelUnavailable, why_no_kernel
 
@@ -75,6 +77,11 @@ class Trainer:
         (:mod:`shallownet.training.kernel`), built for this CPU on first use.
         Where it cannot be used (another model, float64, no C++ compiler) a
         warning says why and the fused step trains instead.
+    group : Group, optional
+        This process's place in a data-parallel run
+        (:mod:`shallownet.training.distributed`): each rank trains on its shard
+        of every global batch of ``batch_size`` rows, through autograd, and the
+        figures are all-reduced; only rank 0 logs, shows progress and plots.
 
     Examples
     --------
@@ -98,6 +105,7 @@ class Trainer:
         eval_batch_size: int = 4096,
         fused: bool = True,
         kernel: bool = False,
+        group: Group | None = None,
     ) -> None:
         _check_count("epochs", epochs, minimum=0)
         _check_count("batch_size", batch_size)
@@ -116,6 +124,9 @@ class Trainer:
         self.eval_batch_size = eval_batch_size
         self.fused = bool(fused)
         self.kernel = bool(kernel)
+        self.group = group if group is not None and group.world_size > 1 else None
+        if self.group is not None and not self.group.is_main:
+            self.progress, self.live_plot, self.log = False, False, line_printer(False)
         self.step_kind: str | None = None  # "kernel", "fused" or "autograd", once fit() chose
         self.timer = Timer()
 
@@ -146,9 +157,14 @@ class Trainer:
                              shuffle=True, seed=self.seed, device=self.device)
         test_X, test_y = data.test_X.to(self.device), data.test_y.to(self.device)
         step = self._choose_step(setup)
-        if getattr(step, "gathers", False):
+        if self.group is not None:
+            sizes = shard_sizes(loader.num_examples, self.batch_size, self.group.rank,
+                                self.group.world_size)
+            outputs = self._output_buffer(setup, loader, sum(sizes))
+        elif getattr(step, "gathers", False):
             step.bind(*loader.tensors)
-        outputs = self._output_buffer(setup, loader)
+        if self.group is None:
+            outputs = self._output_buffer(setup, loader, loader.num_examples)
         live = LivePlot(total_epochs=self.epochs, enabled=self.live_plot)
         try:
             for epoch in range(len(history) + 1, self.epochs + 1):
@@ -180,6 +196,9 @@ class Trainer:
         """``step(X, y, out)`` trains on one batch and writes its outputs to ``out``;
         ``step.load()`` and ``step.store()`` come before and after each epoch. A
         step with ``gathers`` set is bound to the data and trains on row indices."""
+        if self.group is not None:
+            self.step_kind = "distributed"
+            return DistributedStep(setup, self.group)
         if self.kernel:
             reason = why_no_kernel(setup, self.device)
             if reason is None:
@@ -194,72 +213,104 @@ class Trainer:
         self.step_kind = "autograd" if fused is None else "fused"
         return _AutogradStep(setup) if fused is None else fused
 
-    def _output_buffer(self, setup: ModelSetup, loader: ArrayLoader) -> torch.Tensor:
-        """One tensor for an epoch's outputs, shaped like the model's output for a batch."""
+    def _output_buffer(self, setup: ModelSetup, loader: ArrayLoader, n: int) -> torch.Tensor:
+        """One tensor for an epoch's ``n`` outputs, shaped like the model's output."""
         sample = self.predict(setup, loader.tensors[0][:1])
-        return sample.new_empty((loader.num_examples, *sample.shape[1:]))
+        return sample.new_empty((n, *sample.shape[1:]))
 
     def _train_epoch(self, setup: ModelSetup, loader: ArrayLoader, epoch: int, step,
                      outputs: torch.Tensor) -> dict:
         setup.model.train()
         loader.set_epoch(epoch - 1)
-        torch.manual_seed(derive_seed(self.seed, DROPOUT, epoch))  # dropout masks of this epoch
-        steps, n = len(loader), loader.num_examples
+        group = self.group
+        keys = (DROPOUT, epoch) if group is None else (DROPOUT, epoch, group.rank)
+        torch.manual_seed(derive_seed(self.seed, *keys))  # dropout masks of this epoch
+        steps, n = len(loader), len(outputs)  # n: this process's examples of the epoch
         acc_dtype = torch.float32 if self.device.type == "mps" else torch.float64
         losses = torch.empty(n, dtype=acc_dtype, device=self.device)
-        labels = None
+        labels, local_rows, ends = None, [], []  # ends[k]: where step k+1's outputs end
         start = checked = 0
         gathers = getattr(step, "gathers", False)
-        bar = tqdm(loader.rows() if gathers else loader, total=steps, unit="batch",
+        bar = tqdm(loader.rows() if gathers or group else loader, total=steps, unit="batch",
                    desc=f"epoch {epoch}/{self.epochs}", leave=False,
                    disable=not self.progress, file=sys.stderr)
         for i, batch in enumerate(bar):
-            if gathers:
+            if group is not None:  # this rank's shard of the global batch
+                rows = shard(batch, group.rank, group.world_size)
+                local_rows.append(rows)
+                stop = start + len(rows)
+                X, y = (t.index_select(0, rows) for t in loader.tensors)
+                step(X, y, outputs[start:stop], len(batch))
+            elif gathers:
                 stop = start + len(batch)
                 step.rows(batch, outputs[start:stop])
             else:
                 X, y = batch
                 stop = start + len(y)
                 step(X, y, outputs[start:stop])
+            ends.append(stop)
             start = stop
             if (i + 1) % self.check_every == 0 or i + 1 == steps:
-                if labels is None:  # the epoch's order is drawn once iteration has begun
+                if group is not None:
+                    labels = loader.tensors[1].index_select(0, torch.cat(local_rows))
+                elif labels is None:  # the epoch's order is drawn once iteration has begun
                     labels = _in_order(loader.tensors[1], loader.last_order)
                 window = slice(checked, stop)
                 with torch.inference_mode():
                     losses[window] = setup.loss(outputs[window], labels[window]).reshape(-1)
-                self._check_finite(setup, losses, checked, stop, epoch, steps, loader.batch_size)
+                self._check_finite(setup, losses, checked, stop, epoch, ends, steps)
                 checked = stop
-        figures = {"train_loss": float(losses.sum()) / n}
-        self._warn_if_exploding(losses, loader, epoch, setup.config.lr)
+        totals = [losses.sum(), torch.tensor(0.0), torch.tensor(float(n))]
         if setup.task != "regression":
             with torch.inference_mode():
-                correct = (setup.predict_labels(outputs) == labels).sum()
-            figures["train_acc"] = int(correct) / n
+                totals[1] = (setup.predict_labels(outputs) == labels).sum()
+        totals = self._sum_over_ranks(totals)
+        figures = {"train_loss": totals[0] / totals[2]}
+        if setup.task != "regression":
+            figures["train_acc"] = totals[1] / totals[2]
+        if group is None or group.is_main:
+            first, last = ends[0], ends[-1] - (ends[-2] if len(ends) > 1 else 0)
+            self._warn_if_exploding(losses, first, last, steps, epoch, setup.config.lr)
         return figures
 
-    def _check_finite(self, setup, losses, start: int, stop: int, epoch: int, steps: int,
-                      batch_size: int) -> None:
-        """Raise TrainingDiverged at the first step of ``losses[start:stop]`` that is not finite."""
-        bad = ~torch.isfinite(losses[start:stop])
-        if not bool(bad.any()):
-            return
-        first = start + int(bad.nonzero()[0, 0])
-        step = first // batch_size + 1
-        raise _diverged(setup, epoch, step, steps, f"the loss became {float(losses[first])}")
+    def _sum_over_ranks(self, values: list) -> list[float]:
+        """The numbers ``values`` (tensors or floats) as floats, summed over the ranks."""
+        totals = torch.tensor([float(v) for v in values], dtype=torch.float64)
+        if self.group is not None:
+            totals = self.group.sum(totals.to(self._collective_device)).cpu()
+        return totals.tolist()
 
-    def _warn_if_exploding(self, losses, loader, epoch: int, lr: float) -> None:
-        """Warn when the mean loss of the epoch's last batch is 100× that of its first batch."""
-        steps = len(loader)
-        if steps < 2:
+    def _check_finite(self, setup, losses, start: int, stop: int, epoch: int, ends: list[int],
+                      steps: int) -> None:
+        """Raise TrainingDiverged at the first step whose loss in ``losses[start:stop]`` is not
+        finite (in a distributed run: on any rank, and every rank raises)."""
+        bad = ~torch.isfinite(losses[start:stop])
+        first = start + int(bad.nonzero()[0, 0]) if bool(bad.any()) else None
+        local = bisect.bisect_right(ends, first) + 1 if first is not None else steps + 1
+        step = local if self.group is None else self.group.min(local, self._collective_device)
+        if step > steps:
             return
-        b = loader.batch_size
-        first = float(losses[:b].mean())
-        last = float(losses[(steps - 1) * b:].mean())
-        if last > 100 * max(first, 1e-3):
+        what = (f"the loss became {float(losses[first])}" if local == step
+                else "the loss stopped being finite (on another worker)")
+        raise _diverged(setup, epoch, step, steps, what)
+
+    @property
+    def _collective_device(self) -> torch.device:
+        """Where tensors for collectives live: CUDA for nccl, else the CPU (gloo)."""
+        return self.device if self.device.type == "cuda" else torch.device("cpu")
+
+    def _warn_if_exploding(self, losses, first: int, last: int, steps: int, epoch: int,
+                           lr: float) -> None:
+        """Warn when the mean loss of the epoch's last batch is 100× that of its first batch
+        (their first ``first`` and last ``last`` rows)."""
+        if steps < 2 or first == 0 or last == 0:
+            return
+        first_mean = float(losses[:first].mean())
+        last_mean = float(losses[len(losses) - last:].mean())
+        if last_mean > 100 * max(first_mean, 1e-3):
             warnings.warn(
-                f"the training loss grew from {first:.3g} to {last:.3g} during epoch {epoch}; "
-                f"the learning rate ({lr:g}) is probably too large.", stacklevel=2,
+                f"the training loss grew from {first_mean:.3g} to {last_mean:.3g} during epoch "
+                f"{epoch}; the learning rate ({lr:g}) is probably too large.", stacklevel=2,
             )
 
     def _check_model_finite(self, setup, held_out_loss: float, epoch: int, steps: int) -> None:
@@ -295,16 +346,46 @@ class Trainer:
         """Mean loss (``loss``) and, for classifiers, accuracy (``acc``) on ``(X, y)``.
 
         ``confusion=True`` adds the ``confusion_matrix`` of a classifier, from
-        the same forward pass.
+        the same forward pass. In a distributed run each rank evaluates its
+        shard and the sums are all-reduced: every rank returns the whole set's figures.
         """
+        if self.group is None:
+            return self._evaluate_part(setup, X, y, confusion=confusion)
+        part = shard(torch.arange(len(X)), self.group.rank, self.group.world_size)
+        sums = self._evaluate_part(setup, X[part], y[part], confusion=confusion, sums=True)
+        keys = [k for k in ("loss", "correct", "n") if k in sums]
+        totals = dict(zip(keys, self._sum_over_ranks([sums[k] for k in keys]), strict=True))
+        result = {"loss": totals["loss"] / totals["n"], "n": int(totals["n"])}
+        if "correct" in totals:
+            result["acc"] = totals["correct"] / totals["n"]
+        if "confusion_matrix" in sums:
+            matrix = sums["confusion_matrix"].to(self._collective_device)
+            result["confusion_matrix"] = self.group.sum(matrix).cpu()
+        return result
+
+    def _evaluate_part(self, setup: ModelSetup, X: torch.Tensor, y: torch.Tensor, *,
+                       confusion: bool, sums: bool = False) -> dict:
+        """The figures of ``(X, y)``: means, or with ``sums`` the loss sum and correct count
+        (which an empty part has too: zeros)."""
+        classifier = setup.task != "regression"
+        if sums and len(y) == 0:
+            part = {"loss": 0.0, "n": 0}
+            if classifier:
+                part["correct"] = 0
+                if confusion:
+                    part["confusion_matrix"] = torch.zeros(
+                        (setup.num_outputs, setup.num_outputs), dtype=torch.int64)
+            return part
         outputs = self.predict(setup, X)
         y = y.to(outputs.device)
         with torch.inference_mode():
-            loss = float(setup.loss(outputs, y).sum(dtype=torch.float64)) / len(y)
-        result = {"loss": loss, "n": len(y)}
-        if setup.task != "regression":
+            loss = float(setup.loss(outputs, y).sum(dtype=torch.float64))
+        n = len(y)
+        result = {"loss": loss if sums else loss / n, "n": n}
+        if classifier:
             labels = setup.predict_labels(outputs)
-            result["acc"] = int((labels == y).sum()) / len(y)
+            correct = int((labels == y).sum())
+            result["correct" if sums else "acc"] = correct if sums else correct / n
             if confusion:
                 result["confusion_matrix"] = confusion_matrix(labels.cpu(), y.cpu(),
                                                               setup.num_outputs)

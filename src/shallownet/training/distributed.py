@@ -1,0 +1,210 @@
+"""Data-parallel training on ``torch.distributed``: the process group, sharding, the launcher.
+
+A run on W processes trains exactly what one process would with the same
+global batch: every rank draws the same permutation of the epoch (the same
+seed), each global batch of B rows is split evenly into W contiguous shards
+(``torch.tensor_split``: sizes differ by at most one), and rank r trains on
+shard r. Its gradient contribution is scaled so that, summed over the ranks,
+it is the gradient of the global batch's mean loss::
+
+    ∇ (1/B) Σ_{i in batch} l_i  =  Σ_r (n_r / B) ∇ mean_{i in shard r} l_i
+
+Concise models train under ``DistributedDataParallel`` (which averages the
+ranks' gradients, so each rank's loss is multiplied by W); scratch models
+call ``torch.distributed.all_reduce`` on each gradient themselves. Loss sums,
+correct counts and example counts are all-reduced, so every rank holds the
+figures of the whole data set.
+
+:func:`from_environment` joins the group that ``torchrun`` (or
+:func:`launch`) describes in the environment (``RANK``, ``WORLD_SIZE``,
+``MASTER_ADDR``, ``MASTER_PORT``): gloo on the CPU, nccl on CUDA.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import signal
+import sys
+import uuid
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from shallownet.errors import ShallownetError, UsageError
+
+__all__ = ["Group", "DistributedStep", "from_environment", "shard", "shard_sizes", "launch",
+           "WorkerFailed", "TIMEOUT_SECONDS"]
+
+#: how long a collective waits for the other ranks before it fails (SHALLOWNET_DIST_TIMEOUT)
+TIMEOUT_SECONDS = 120
+
+
+class WorkerFailed(ShallownetError):
+    """A worker process of a distributed run failed, and the run was stopped."""
+
+
+@dataclass(frozen=True)
+class Group:
+    """This process's place in the run: ``rank`` of ``world_size``, ``local_rank`` on its host."""
+
+    rank: int
+    world_size: int
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 prints, plots and writes the run directory."""
+        return self.rank == 0
+
+    def sum(self, values: torch.Tensor) -> torch.Tensor:
+        """``values`` summed over the ranks (every rank gets the sum; in place)."""
+        dist.all_reduce(values, op=dist.ReduceOp.SUM)
+        return values
+
+    def min(self, value: int, device: torch.device | str = "cpu") -> int:
+        """The smallest of the ranks' ``value``."""
+        t = torch.tensor([value], dtype=torch.int64, device=device)
+        dist.all_reduce(t, op=dist.ReduceOp.MIN)
+        return int(t.item())
+
+    def broadcast(self, obj):
+        """Rank 0's ``obj`` on every rank."""
+        box = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def barrier(self) -> None:
+        dist.barrier()
+
+
+def in_distributed_launch() -> bool:
+    """Whether torchrun (or :func:`launch`) started this process as one of several."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ
+
+
+def from_environment(device: torch.device | str = "cpu") -> Group | None:
+    """Join the process group the environment describes; None outside a multi-process launch.
+
+    The backend is nccl for a CUDA device (each local rank takes its own GPU)
+    and gloo otherwise; collectives time out after ``SHALLOWNET_DIST_TIMEOUT``
+    seconds (default :data:`TIMEOUT_SECONDS`).
+    """
+    if not in_distributed_launch():
+        return None
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if not dist.is_initialized():
+        cuda = torch.device(device).type == "cuda"
+        if cuda:
+            torch.cuda.set_device(local_rank)
+        timeout = float(os.environ.get("SHALLOWNET_DIST_TIMEOUT", TIMEOUT_SECONDS))
+        dist.init_process_group("nccl" if cuda else "gloo", rank=rank, world_size=world,
+                                timeout=datetime.timedelta(seconds=timeout))
+    if "OMP_NUM_THREADS" not in os.environ:  # share the host's cores between its workers
+        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
+    return Group(rank, world, local_rank)
+
+
+def shard(rows: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:
+    """Rank ``rank``'s contiguous share of a global batch's ``rows`` (sizes differ by <= 1)."""
+    return torch.tensor_split(rows, world_size)[rank]
+
+
+def launch(argv: list[str], nproc: int) -> int:
+    """Run ``shallownet train ARGV`` in ``nproc`` local workers under PyTorch's elastic launcher.
+
+    The workers find each other through a c10d rendezvous on a free local port.
+    If one fails (an error, a signal) the launcher stops the others and this
+    raises :class:`WorkerFailed` naming it; nothing is restarted.
+    """
+    if nproc < 1:
+        raise UsageError(f"--nproc must be at least 1, not {nproc}.")
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    for name in ("torch.distributed.elastic", "torch.distributed.launcher"):
+        logging.getLogger(name).setLevel(logging.ERROR)  # its own failure reports: ours below
+    config = LaunchConfig(
+        min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=f"shallownet-{uuid.uuid4()}",
+        rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0,
+        monitor_interval=0.2, start_method="spawn",
+    )
+    try:
+        elastic_launch(config, entrypoint=sys.executable)("-m", "shallownet", "train", *argv)
+    except ChildFailedError as exc:
+        raise WorkerFailed(_describe(exc.failures)) from None
+    return 0
+
+
+def _describe(failures: dict) -> str:
+    parts = []
+    for rank, failure in sorted(failures.items()):
+        code = failure.exitcode
+        how = (f"was killed by {signal.Signals(-code).name}" if code < 0 and
+               -code in signal.Signals._value2member_map_ else f"exited with status {code}")
+        parts.append(f"worker {rank} (pid {failure.pid}) {how}")
+    return (f"{'; '.join(parts)}, so the distributed run was stopped (the other workers "
+            "too). A run directory keeps the checkpoint of its last complete epoch: "
+            "continue with shallownet train --resume RUN_DIR --nproc N.")
+
+
+class DistributedStep:
+    """One data-parallel SGD step: this rank's shard of a global batch of ``total`` rows.
+
+    ``step(X, y, out, total)`` leaves every rank's parameters equal to those
+    one process would have after the step on the whole global batch (see the
+    module's formula) and writes this shard's outputs to ``out``.
+    """
+
+    def __init__(self, setup, group: Group) -> None:
+        from torch.nn.parallel import DistributedDataParallel
+
+        self.setup, self.group = setup, group
+        self.concise = setup.config.impl == "concise"
+        # DDP broadcasts rank 0's parameters now and averages gradients in backward
+        self.model = DistributedDataParallel(setup.model) if self.concise else setup.model
+
+    def __call__(self, X: torch.Tensor, y: torch.Tensor, out: torch.Tensor,
+                 total: int) -> torch.Tensor:
+        setup, n = self.setup, len(y)
+        setup.optimizer.zero_grad()
+        if setup._hand:  # the scratch tier's chain rule: gradients of this shard's mean loss
+            if n:
+                _, outputs = setup.model.hand_backward(X, y)
+                for p in setup.model.parameters():
+                    p.grad.mul_(n / total)
+            else:
+                outputs = setup.model(X).detach()
+        else:
+            outputs = self.model(X)
+            losses = setup.loss(outputs, y)
+            weight = self.group.world_size / total if self.concise else 1 / total
+            (losses.sum() * weight).backward()
+            outputs = outputs.detach()
+        if not self.concise:  # the readable way: sum the gradients over the ranks
+            params = list(setup.model.parameters())
+            for p in params:
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+            # one all_reduce for all of them: each call costs a round trip between processes
+            flat = torch.cat([p.grad.reshape(-1) for p in params])
+            dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+            for p, g in zip(params, flat.split([p.numel() for p in params]), strict=True):
+                p.grad.copy_(g.view_as(p.grad))
+        setup.optimizer.step()
+        return out.copy_(outputs)
+
+    def load(self) -> None:
+        """Nothing to do: the step works on the model's own parameters."""
+
+    store = load
+
+
+def shard_sizes(n: int, batch_size: int, rank: int, world_size: int) -> list[int]:
+    """The size of rank ``rank``'s shard of each global batch of an epoch over ``n`` rows."""
+    sizes = [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else [])
+    return [s // world_size + (1 if rank < s % world_size else 0) for s in sizes]
