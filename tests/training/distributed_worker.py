@@ -18,13 +18,19 @@ from shallownet.training.distributed import from_environment, shard
 from tests.training.test_trainer import blobs
 
 
-def main(out: str, model: str, impl: str) -> None:
-    group = from_environment()
+def problem(model: str, impl: str):
+    """(data, setup): the trainer tests' blobs and a model, both float64."""
     data = blobs(n_train=150)
     data.train_X, data.test_X = data.train_X.double(), data.test_X.double()
     extra = {"hidden": (8,)} if model == "mlp" else {}
     setup = build(ModelConfig(model=model, impl=impl, **extra), input_shape=data.input_shape,
                   num_outputs=data.num_outputs, seed=0, dtype=torch.float64)
+    return data, setup
+
+
+def main(out: str, model: str, impl: str) -> None:
+    group = from_environment()
+    data, setup = problem(model, impl)
     trainer = Trainer(3, 16, seed=0, device="cpu", progress=False, log=False, live_plot=False,
                       group=group)
     seen = []  # the rows the trainer took for this rank, batch by batch

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from shallownet.registry import ModelConfig, build
 from shallownet.training import Trainer
 from shallownet.training.distributed import _describe, shard, shard_sizes
 from tests.cli.clitools import last_json
 from tests.conftest import write_tiny_dataset
-from tests.training.test_trainer import blobs, without_seconds
+from tests.training.distributed_worker import problem
+from tests.training.test_trainer import without_seconds
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("distributed_worker.py")
@@ -54,11 +54,7 @@ def test_two_processes_train_what_one_does_with_the_same_global_batch(tmp_path, 
     result = torch.load(out)
     assert result["step_kind"] == "distributed"
 
-    data = blobs(n_train=150)
-    data.train_X, data.test_X = data.train_X.double(), data.test_X.double()
-    extra = {"hidden": (8,)} if model == "mlp" else {}
-    setup = build(ModelConfig(model=model, impl=impl, **extra), input_shape=data.input_shape,
-                  num_outputs=data.num_outputs, seed=0, dtype=torch.float64)
+    data, setup = problem(model, impl)
     history = Trainer(3, 16, seed=0, device="cpu", progress=False, log=False, live_plot=False,
                       fused=False).fit(setup, data)
     for key, value in setup.model.state_dict().items():
@@ -115,6 +111,16 @@ def test_cli_nproc_trains_resumes_exactly_and_only_rank_0_speaks(tmp_path, idx_d
     c = last_json(resumed.stdout)
     for key in ("train_loss", "train_acc", "test_loss", "test_acc"):
         assert c[key] == a[key], key
+
+
+def test_the_same_command_runs_under_torchrun(tmp_path, idx_dir):
+    done = torchrun("-m", "shallownet", "train", "--data-dir", str(idx_dir), "--no-verify",
+                    "--epochs", "2", "--batch-size", "32", "--no-plots", "--json", "--out",
+                    str(tmp_path / "t"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines()[0].endswith("2 processes (torch.distributed)")
+    assert last_json(done.stdout)["epochs"] == 2
+    assert (tmp_path / "t" / "checkpoint.pt").is_file()
 
 
 @pytest.mark.parametrize(("argv", "message"), [
