@@ -127,7 +127,7 @@ class Trainer:
         self.group = group if group is not None and group.world_size > 1 else None
         if self.group is not None and not self.group.is_main:
             self.progress, self.live_plot, self.log = False, False, line_printer(False)
-        self.step_kind: str | None = None  # "kernel", "fused" or "autograd", once fit() chose
+        self.step_kind: str | None = None  # kernel, fused, autograd or distributed (fit chose)
         self.timer = Timer()
 
     # -- training ---------------------------------------------------------------------------
@@ -157,14 +157,12 @@ class Trainer:
                              shuffle=True, seed=self.seed, device=self.device)
         test_X, test_y = data.test_X.to(self.device), data.test_y.to(self.device)
         step = self._choose_step(setup)
+        n = loader.num_examples  # the examples this process trains each epoch
         if self.group is not None:
-            sizes = shard_sizes(loader.num_examples, self.batch_size, self.group.rank,
-                                self.group.world_size)
-            outputs = self._output_buffer(setup, loader, sum(sizes))
+            n = sum(shard_sizes(n, self.batch_size, self.group.rank, self.group.world_size))
         elif getattr(step, "gathers", False):
             step.bind(*loader.tensors)
-        if self.group is None:
-            outputs = self._output_buffer(setup, loader, loader.num_examples)
+        outputs = self._output_buffer(setup, loader, n)
         live = LivePlot(total_epochs=self.epochs, enabled=self.live_plot)
         try:
             for epoch in range(len(history) + 1, self.epochs + 1):
