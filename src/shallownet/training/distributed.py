@@ -76,9 +76,6 @@ class Group:
         dist.broadcast_object_list(box, src=0)
         return box[0]
 
-    def barrier(self) -> None:
-        dist.barrier()
-
 
 def in_distributed_launch() -> bool:
     """Whether torchrun (or :func:`launch`) started this process as one of several."""
@@ -144,8 +141,11 @@ def _describe(failures: dict) -> str:
     parts = []
     for rank, failure in sorted(failures.items()):
         code = failure.exitcode
-        how = (f"was killed by {signal.Signals(-code).name}" if code < 0 and
-               -code in signal.Signals._value2member_map_ else f"exited with status {code}")
+        try:
+            how = f"was killed by {signal.Signals(-code).name}" if code < 0 else None
+        except ValueError:  # not a signal this platform names
+            how = None
+        how = how or f"exited with status {code}"
         parts.append(f"worker {rank} (pid {failure.pid}) {how}")
     return (f"{'; '.join(parts)}, so the distributed run was stopped (the other workers "
             "too). A run directory keeps the checkpoint of its last complete epoch: "

@@ -22,6 +22,7 @@ SGD, float32 on the CPU, on Linux.
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import sys
 import threading
@@ -106,8 +107,8 @@ def _build(say: Callable[[str], None]):
     # -march=native: the build is for this CPU, so the CPU is part of its name.
     tag = "\0".join([source, *_FLAGS, torch.__version__, _cpu_name()])
     name = "shallownet_softmax_" + hashlib.sha256(tag.encode()).hexdigest()[:16]
-    build_dir = Path(cpp_extension._get_build_directory(name, verbose=False))
-    if not any(build_dir.glob(f"{name}*.so")):
+    cache = Path(os.environ.get("TORCH_EXTENSIONS_DIR") or cpp_extension.get_default_build_root())
+    if not any(cache.rglob(f"{name}/{name}*.so")):
         say("building shallownet's compiled softmax step for this CPU "
             "(once; it takes about a minute)...")
     start = time.perf_counter()
