@@ -10,6 +10,7 @@ import warnings
 import pytest
 
 from shallownet.cli import main
+from shallownet.data.locate import LOCK_NAME
 from tests.conftest import requires_real_data, write_tiny_dataset
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -237,7 +238,7 @@ def test_fetch_from_an_unreachable_mirror_fails_cleanly(capsys, tmp_path):
     assert_one_error(err)
     assert "could not download" in err
     assert "http://127.0.0.1:1/" in err
-    assert [p for p in target.rglob("*") if p.is_file()] == []
+    assert [p for p in target.rglob("*") if p.is_file() and p.name != LOCK_NAME] == []
 
 
 # --------------------------------------------------------------------------- process-level

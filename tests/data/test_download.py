@@ -16,6 +16,7 @@ import pytest
 
 from shallownet.data import decompressed_md5, download, fetch_dataset, locate_dataset, read_idx
 from shallownet.data.catalog import MNIST
+from shallownet.data.locate import LOCK_NAME
 from shallownet.errors import ChecksumError, DataError, DownloadError, ShallownetError
 from tests.conftest import spec_for, write_tiny_dataset
 
@@ -116,7 +117,11 @@ def get(urls, dest, *, md5=RAW_MD5, retries=3):
 
 
 def assert_dir_empty(directory: Path) -> None:
+    """Nothing in ``directory`` but (for the dataset layer) its empty lock file."""
     leftovers = sorted(p.name for p in directory.iterdir()) if directory.exists() else []
+    if LOCK_NAME in leftovers:
+        assert (directory / LOCK_NAME).stat().st_size == 0
+        leftovers.remove(LOCK_NAME)
     assert leftovers == [], f"left behind: {leftovers}"
 
 
@@ -340,6 +345,13 @@ def serve_dataset(server: LocalServer, files: dict[str, Path], prefix: str) -> s
     return server.url(prefix + "/")
 
 
+def data_files(directory: Path) -> list[str]:
+    """The files in ``directory`` less the lock file that downloads take turns through."""
+    names = sorted(p.name for p in directory.iterdir())
+    assert set(names) - {LOCK_NAME} == {n for n in names if not n.startswith(".")}
+    return [n for n in names if not n.startswith(".")]
+
+
 def assert_arrays_match(result, files):
     for key, path in files.items():
         np.testing.assert_array_equal(getattr(result, key), read_idx(path))
@@ -358,7 +370,7 @@ def test_locate_downloads_into_cache_then_uses_it(server, tmp_path, base):
     assert first.source == "download"
     assert first.verified is True
     assert first.directory == cache
-    assert sorted(p.name for p in cache.iterdir()) == sorted(p.name for p in files.values())
+    assert data_files(cache) == sorted(p.name for p in files.values())
     assert first.train_images.shape == (30, 28, 28)
     assert_arrays_match(first, files)
     assert server.total_hits == 4
@@ -407,7 +419,7 @@ def test_locate_download_into_explicit_dir(server, tmp_path):
     result = locate_dataset(spec, data_dir=explicit, mirrors=[mirror], progress=False)
     assert result.source == "download"
     assert result.directory == explicit / spec.name
-    assert len(list((explicit / spec.name).iterdir())) == 4
+    assert len(data_files(explicit / spec.name)) == 4
     again = locate_dataset(spec, data_dir=explicit, mirrors=[mirror], progress=False)
     assert again.source == "explicit"
     assert server.total_hits == 4
@@ -440,7 +452,7 @@ def test_fetch_dataset_into_data_dir(server, tmp_path, base):
     assert result.source == "download"
     assert result.verified is True
     assert result.directory == target
-    assert sorted(p.name for p in target.iterdir()) == sorted(p.name for p in files.values())
+    assert data_files(target) == sorted(p.name for p in files.values())
     assert_arrays_match(result, files)
     assert server.total_hits == 4
     cache = Path(os.environ["SHALLOWNET_CACHE"])

@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         if not getattr(exc, "reported", False):
             print("shallownet: interrupted.", file=sys.stderr)
-        return 130
+        return getattr(exc, "exit_status", 130)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -20,6 +20,7 @@ from shallownet.cli.arguments import (
     positive_float,
 )
 from shallownet.errors import UsageError
+from shallownet.interrupts import terminate_as_interrupt
 from shallownet.registry import IMPLS, MODELS, OPTIMIZERS, ModelConfig
 from shallownet.runtime import DEVICES, resolve_device
 from shallownet.training.config import RunConfig, TrainSettings, book_settings
@@ -196,7 +197,8 @@ def run_train(args) -> int:
                 RunDir(args.out).check_new()
         argv = args.argv[args.argv.index("train") + 1:]
         return launch(_without_nproc(argv), args.nproc)
-    return _run_train(args, None)
+    with terminate_as_interrupt():  # `kill PID` keeps the checkpoint and says how to resume
+        return _run_train(args, None)
 
 
 def _check_distributable(args, world_size: int) -> None:
@@ -241,6 +243,9 @@ def _run_train(args, group) -> int:
             )
         if (args.resume / "checkpoint.pt").is_file():
             print(f"resuming {args.resume}" + _workers(group), flush=True)
+        elif (args.resume / "config.json").is_file():
+            print(f"restarting {args.resume} from epoch 0: it was stopped before its first "
+                  "checkpoint" + _workers(group), flush=True)
         result = resume_run(args.resume, epochs=args.epochs, device=args.device,
                             progress=progress, log=log, plots=plots, group=group)
         return _report(result.summary, result.run_dir, args.json)

@@ -7,7 +7,11 @@
 3. system copies (``/usr/share/datasets/<name>``, e.g. Debian's
    ``dataset-fashion-mnist`` package), then any further directories the
    caller names (``also_in``, e.g. the book's ``../data``);
-4. a checksum-verified download into the explicit directory or the cache.
+4. a checksum-verified download into the explicit directory or the cache,
+   from ``$SHALLOWNET_MIRRORS`` (base URLs separated by spaces or commas) if
+   set, else the dataset's own mirrors. Processes that share a directory take
+   turns through a lock file in it: the first downloads, the others find its
+   verified files; a file only appears, by rename, once verified.
 
 In each directory a file is found as ``NAME.gz`` or ``NAME``, directly or in a
 sub-directory named for the dataset (``fashion-mnist/``, or another tool's
@@ -17,12 +21,14 @@ layout such as ``FashionMNIST/raw/``).
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from shallownet.data.catalog import ImageDatasetSpec, get_spec
 from shallownet.data.download import decompressed_md5, download
@@ -40,6 +46,10 @@ __all__ = [
 
 DATA_ENV = "SHALLOWNET_DATA"
 CACHE_ENV = "SHALLOWNET_CACHE"
+MIRRORS_ENV = "SHALLOWNET_MIRRORS"
+LOCK_NAME = ".download.lock"
+#: How long a process waits for another one downloading into the same directory.
+LOCK_TIMEOUT = 3600.0
 
 
 @dataclass(frozen=True)
@@ -242,15 +252,61 @@ def _raw(spec, files, source, verify) -> RawImageData:
 
 
 def _download_into(spec, directory: Path, mirrors, verify, progress, force=False) -> RawImageData:
-    bases = list(mirrors) if mirrors is not None else list(spec.mirrors)
+    bases = _mirrors(spec, mirrors)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create the data directory {directory}: "
+                        f"{exc.strerror or exc}. Choose another with --data-dir DIR.") from exc
     files = {}
-    for key, f in spec.files.items():
-        dest = directory / f"{f.name}.gz"
-        if force or not dest.is_file() or (verify and not _intact(dest, f.md5)):
-            urls = [base.rstrip("/") + "/" + f"{f.name}.gz" for base in bases]
-            download(urls, dest, md5=f.md5 if verify else None, progress=progress)
-        files[key] = dest
+    with _download_lock(directory, progress):
+        for key, f in spec.files.items():
+            dest = directory / f"{f.name}.gz"
+            for part in directory.glob(f".{dest.name}.*.part"):  # a killed download's
+                part.unlink(missing_ok=True)
+            if force or not dest.is_file() or (verify and not _intact(dest, f.md5)):
+                urls = [base.rstrip("/") + "/" + f"{f.name}.gz" for base in bases]
+                download(urls, dest, md5=f.md5 if verify else None, progress=progress)
+            files[key] = dest
     return _raw(spec, files, "download", verify)
+
+
+def _mirrors(spec: ImageDatasetSpec, mirrors: Sequence[str] | None) -> list[str]:
+    if mirrors is not None:
+        return list(mirrors)
+    configured = os.environ.get(MIRRORS_ENV, "").replace(",", " ").split()
+    return configured or list(spec.mirrors)
+
+
+class _download_lock:
+    """Hold ``directory``'s lock file; say so when another process holds it first."""
+
+    def __init__(self, directory: Path, progress):
+        self.lock = FileLock(directory / LOCK_NAME)
+        self.directory, self.progress = directory, progress
+
+    def __enter__(self):
+        try:
+            self.lock.acquire(timeout=0.5)
+        except Timeout:
+            if self.progress is not False:
+                print(f"shallownet: waiting for another process downloading into "
+                      f"{self.directory}", file=sys.stderr, flush=True)
+            try:
+                self.lock.acquire(timeout=LOCK_TIMEOUT)
+            except Timeout:
+                raise DataError(
+                    f"another process has been downloading into {self.directory} for "
+                    f"{LOCK_TIMEOUT / 60:.0f} minutes (it holds {self.lock.lock_file}); "
+                    "stop it, or use another --data-dir."
+                ) from None
+        except OSError as exc:
+            raise DataError(f"cannot lock the data directory {self.directory}: "
+                            f"{exc.strerror or exc}.") from exc
+        return self
+
+    def __exit__(self, *exc):
+        self.lock.release()
 
 
 def _intact(path: Path, md5: str) -> bool:

@@ -16,12 +16,15 @@ from pathlib import Path
 
 import torch
 
+from shallownet.atomic import remove_temporaries
 from shallownet.errors import (
     CheckpointError,
+    OutputError,
     RunConfigError,
     TrainingDiverged,
     UsageError,
 )
+from shallownet.interrupts import deferred_interrupts
 from shallownet.metrics import per_class_accuracy
 from shallownet.registry import MODELS, ModelSetup, build
 from shallownet.runtime import resolve_device
@@ -137,8 +140,15 @@ def train_run(
     check_compatible(config, data)
     facts = dataset_facts(data)
     if main:
-        run_dir.create().write_config(config.to_dict(), facts)
-    setup = _build(config, facts, device)
+        run_dir.create()
+    try:
+        if main:
+            run_dir.write_config(config.to_dict(), facts)
+        setup = _build(config, facts, device)
+    except KeyboardInterrupt as exc:
+        if run_dir.config.exists():
+            _interrupted(exc, run_dir, "it starts again from epoch 0")
+        raise
     return _train(run_dir, config, facts, setup, data, [], device=device, progress=progress,
                   log=log, plots=plots, live_plot=live_plot, group=group)
 
@@ -160,7 +170,10 @@ def resume_run(
     a distributed run, ``group``, every rank reads the checkpoint; rank 0 writes).
     """
     run_dir = RunDir(run_dir)
-    state, config, facts = _load_run(run_dir)
+    state, config, facts = _load_run(run_dir, fresh=True)
+    main = group is None or group.is_main
+    if main:
+        remove_temporaries(run_dir.path)  # left by a process killed mid-write
     changes = {}
     if epochs is not None:
         changes["epochs"] = epochs
@@ -169,23 +182,32 @@ def resume_run(
     if changes:
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, **changes))
         config = config.resolved()
-    if config.train.epochs < state["epoch"]:
+    done = state["epoch"] if state is not None else 0
+    if config.train.epochs < done:
         raise UsageError(
-            f"{run_dir.path} has already trained {state['epoch']} epochs; --epochs "
-            f"{config.train.epochs} would go back. Give --epochs {state['epoch'] + 1} or more."
+            f"{run_dir.path} has already trained {done} epochs; --epochs "
+            f"{config.train.epochs} would go back. Give --epochs {done + 1} or more."
         )
     device = resolve_device(config.train.device)
-    main = group is None or group.is_main
     data = load_training_data(config.data, progress=progress if main else False)
-    setup = _restore(state, config, facts, device, run_dir)
-    history = state["history"][: state["epoch"]]
+    if state is None:  # stopped before its first checkpoint: start it again, same seed
+        setup, history = _build(config, facts, device), []
+    else:
+        setup = _restore(state, config, facts, device, run_dir)
+        history = state["history"][: state["epoch"]]
     return _train(run_dir, config, facts, setup, data, history, device=device,
                   progress=progress, log=log, plots=plots, live_plot=live_plot, group=group)
 
 
-def _load_run(run_dir: RunDir) -> tuple[dict, RunConfig, dict]:
+def _load_run(run_dir: RunDir, *, fresh: bool = False) -> tuple[dict | None, RunConfig, dict]:
+    """The checkpoint's state, config and dataset facts.
+
+    With ``fresh``, a run stopped before its first checkpoint was written (it
+    has only ``config.json``) gives a state of None: it starts again.
+    """
     if not run_dir.path.is_dir():
         raise RunConfigError(f"{run_dir.path} is not a run directory (no such directory).")
+    state = None
     if not run_dir.checkpoint.exists() and run_dir.config.exists():
         saved = run_dir.read_config()
         if isinstance(saved, dict) and "folds" in saved:
@@ -194,14 +216,27 @@ def _load_run(run_dir: RunDir) -> tuple[dict, RunConfig, dict]:
                 "how well its settings generalise and keeps no model. Train without --folds "
                 "to get a model to evaluate, resume or predict with."
             )
-    state = load_checkpoint(run_dir.checkpoint)
-    source = f"the config in {run_dir.checkpoint}"
-    saved = dict(state["config"])
+        if not fresh:
+            raise CheckpointError(
+                f"{run_dir.path} has no checkpoint.pt: the run was stopped before its first "
+                "checkpoint. Resume it (it starts again from epoch 0) with "
+                f"shallownet train --resume {shlex.quote(str(run_dir.path))}"
+            )
+        source = str(run_dir.config)
+        if not isinstance(saved, dict):
+            raise RunConfigError(f"{source} does not hold a JSON object.")
+        saved = dict(saved)
+    else:
+        state = load_checkpoint(run_dir.checkpoint)
+        source = f"the config in {run_dir.checkpoint}"
+        saved = dict(state["config"])
     facts = saved.pop("dataset", None)
     saved.pop("shallownet", None)
     config = RunConfig.from_dict(saved, source=source)
     if not isinstance(facts, dict) or not isinstance(facts.get("input_shape"), list):
         raise CheckpointError(f"{source} lacks the dataset's facts (input shape, classes).")
+    if state is None and not isinstance(facts.get("classes"), list | type(None)):
+        raise RunConfigError(f"{source}: the dataset's classes must be a list or null.")
     return state, config, facts
 
 
@@ -235,17 +270,18 @@ def _train(run_dir: RunDir, config: RunConfig, facts: dict, setup: ModelSetup,
     def checkpoint(epoch: int, records: list[dict]) -> None:
         if not main:
             return
-        save_checkpoint(run_dir.checkpoint, model=setup.model, optimizer=setup.optimizer,
-                        config=full, epoch=epoch, history=records)
-        saved[0] = epoch
-        run_dir.write_metrics(records, columns=columns)
+        with deferred_interrupts():  # Ctrl-C waits until the checkpoint and metrics agree
+            save_checkpoint(run_dir.checkpoint, model=setup.model, optimizer=setup.optimizer,
+                            config=full, epoch=epoch, history=records)
+            saved[0] = epoch
+            run_dir.write_metrics(records, columns=columns)
 
-    if not history:
-        checkpoint(0, [])  # a good checkpoint exists before the first step
     trainer = Trainer(config.train.epochs, config.train.batch_size, seed=config.train.seed,
                       device=device, progress=progress, log=log, live_plot=live_plot,
                       kernel=config.train.kernel, group=group)
     try:
+        if not history:
+            checkpoint(0, [])  # a good checkpoint exists before the first step
         history = trainer.fit(setup, data, history=history, on_epoch_end=checkpoint)
     except TrainingDiverged as exc:
         done = exc.epoch - 1
@@ -253,12 +289,16 @@ def _train(run_dir: RunDir, config: RunConfig, facts: dict, setup: ModelSetup,
             f"{exc} The checkpoint of the last good epoch ({done}) is kept in "
             f"{run_dir.checkpoint}.", epoch=exc.epoch, step=exc.step,
         ) from None
+    except OutputError as exc:
+        if not run_dir.checkpoint.exists():
+            raise
+        raise OutputError(
+            f"{exc} The checkpoint of epoch {saved[0]} is kept in {run_dir.checkpoint}; once "
+            f"the problem is fixed, continue with "
+            f"shallownet train --resume {shlex.quote(str(run_dir.path))}"
+        ) from None
     except KeyboardInterrupt as exc:
-        print(f"shallownet: interrupted; the checkpoint of epoch {saved[0]} is saved. "
-              f"Resume with:\n  shallownet train --resume {shlex.quote(str(run_dir.path))}",
-              file=sys.stderr)
-        exc.reported = True
-        raise
+        _interrupted(exc, run_dir, f"the checkpoint of epoch {saved[0]} is saved")
     summary, report = _final_figures(trainer, setup, data, config, history)
     if not main:
         return RunResult(run_dir=run_dir, config=config, history=history, summary=summary)
@@ -266,6 +306,14 @@ def _train(run_dir: RunDir, config: RunConfig, facts: dict, setup: ModelSetup,
     if plots:
         _draw(run_dir, setup, data, trainer, history, report, config)
     return RunResult(run_dir=run_dir, config=config, history=history, summary=summary)
+
+
+def _interrupted(exc: KeyboardInterrupt, run_dir: RunDir, state: str):
+    """Say how to resume the run in ``run_dir``, then let the interruption go on."""
+    print(f"shallownet: interrupted; {state}. Resume with:\n"
+          f"  shallownet train --resume {shlex.quote(str(run_dir.path))}", file=sys.stderr)
+    exc.reported = True
+    raise exc
 
 
 def _final_figures(trainer: Trainer, setup: ModelSetup, data: TrainingData, config: RunConfig,

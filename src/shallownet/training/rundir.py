@@ -18,6 +18,7 @@ import csv
 import io
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -70,6 +71,33 @@ class RunDir:
             )
         if self.path.exists() and not self.path.is_dir():
             raise OutputError(f"--out {self.path} is a file, not a directory.")
+        return self.check_writable()
+
+    def check_writable(self) -> RunDir:
+        """Refuse a place this process cannot write to, before any work is done.
+
+        Writes (and removes) one byte in the run directory, or in its nearest
+        existing parent: a read-only or full file system, or missing
+        permissions, fail here rather than after the data has loaded.
+        """
+        where = self.path.absolute()
+        while not where.exists() and where != where.parent:
+            where = where.parent
+        if not where.is_dir():
+            raise OutputError(f"cannot create the run directory {self.path}: {where} is a file.")
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".write-probe.", suffix=".tmp", dir=where)
+            try:
+                os.write(fd, b"\0")
+            finally:
+                os.close(fd)
+                os.unlink(probe)
+        except OSError as exc:
+            raise OutputError(
+                f"cannot write the run directory {self.path}: {where} is not writable "
+                f"({exc.strerror or exc}). Choose another --out, or fix its permissions or "
+                "free space there."
+            ) from exc
         return self
 
     def create(self) -> RunDir:
@@ -98,7 +126,9 @@ class RunDir:
             raise RunConfigError(
                 f"{self.path} is not a run directory: it has no config.json."
             ) from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
+            # ValueError: not UTF-8, not JSON, or an integer too long to convert;
+            # RecursionError: arrays or objects nested too deeply to parse.
             raise RunConfigError(f"cannot read {self.config}: {exc}.") from exc
 
     def write_metrics(self, history: list[dict], summary: dict | None = None, *,
