@@ -9,7 +9,14 @@ import stat
 
 import pytest
 
-from shallownet.atomic import atomic_path, json_safe, write_json, write_text
+from shallownet.atomic import (
+    atomic_path,
+    json_safe,
+    remove_temporaries,
+    write_bytes,
+    write_json,
+    write_text,
+)
 from shallownet.errors import OutputError
 
 
@@ -148,3 +155,31 @@ def test_replacing_a_directory_is_an_output_error_and_leaves_no_temporary(tmp_pa
         write_text(target, "x")
     assert names(tmp_path) == ["adir"]
     assert names(target) == ["inside"]
+
+
+def test_write_bytes_round_trips(tmp_path):
+    target = write_bytes(tmp_path / "blob.bin", bytes(range(256)), what="blob")
+    assert target.read_bytes() == bytes(range(256))
+    assert names(tmp_path) == ["blob.bin"]
+
+
+def test_remove_temporaries_removes_only_the_writers_leftovers(tmp_path):
+    for name in ("checkpoint.pt", "metrics.csv", ".hidden", "notes.tmp"):
+        (tmp_path / name).write_text("keep")
+    for name in (".checkpoint.pt.k2j3.tmp", ".metrics.csv.a_b.tmp"):
+        (tmp_path / name).write_text("partial")
+    (tmp_path / ".dir.x.tmp").mkdir()  # not a file: left alone
+    removed = remove_temporaries(tmp_path)
+    assert sorted(p.name for p in removed) == [".checkpoint.pt.k2j3.tmp", ".metrics.csv.a_b.tmp"]
+    assert names(tmp_path) == [".dir.x.tmp", ".hidden", "checkpoint.pt", "metrics.csv",
+                               "notes.tmp"]
+
+
+def test_the_temporary_of_a_write_is_what_remove_temporaries_clears(tmp_path):
+    with pytest.raises(RuntimeError), atomic_path(tmp_path / "f.json") as tmp:
+        kept = tmp.with_name(tmp.name + "-copy")
+        kept.write_text("x")
+        copy_name = tmp.name  # the pattern a killed process would leave
+        raise RuntimeError
+    kept.rename(tmp_path / copy_name)
+    assert [p.name for p in remove_temporaries(tmp_path)] == [copy_name]

@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -301,6 +302,40 @@ def test_resume_of_a_missing_directory_or_checkpoint(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError, match="no checkpoint"):
         resume_run(tmp_path / "empty", **QUIET)
+
+
+def stopped_before_its_first_checkpoint(run: Path) -> None:
+    """What a run directory holds if the process died between config.json and checkpoint.pt."""
+    for name in ("checkpoint.pt", "metrics.csv", "metrics.json"):
+        (run / name).unlink()
+    (run / ".checkpoint.pt.x1y2z3.tmp").write_bytes(b"the start of a checkpoint")
+
+
+def test_a_run_stopped_before_its_first_checkpoint_starts_again_on_resume(tmp_path):
+    straight = train_run(synthetic(epochs=2), tmp_path / "straight", **QUIET)
+    train_run(synthetic(epochs=2), tmp_path / "stopped", **QUIET)
+    stopped_before_its_first_checkpoint(tmp_path / "stopped")
+
+    again = resume_run(tmp_path / "stopped", **QUIET)
+    assert without_seconds(again.history) == without_seconds(straight.history)
+    assert_same_weights(load_checkpoint(tmp_path / "stopped" / "checkpoint.pt")["model"],
+                        load_checkpoint(tmp_path / "straight" / "checkpoint.pt")["model"])
+    assert not list((tmp_path / "stopped").glob(".*.tmp"))  # the killed write's leftovers
+
+
+def test_evaluating_a_run_stopped_before_its_first_checkpoint_says_how_to_resume(tmp_path):
+    train_run(synthetic(epochs=1), tmp_path / "run", **QUIET)
+    stopped_before_its_first_checkpoint(tmp_path / "run")
+    with pytest.raises(CheckpointError, match="stopped before its first checkpoint.*--resume"):
+        evaluate_run(tmp_path / "run")
+
+
+def test_resume_clears_the_temporaries_of_writes_a_kill_cut_short(tmp_path):
+    train_run(synthetic(epochs=1), tmp_path / "run", **QUIET)
+    for name in (".metrics.csv.abc.tmp", ".checkpoint.pt.def.tmp", ".curves.png.g.tmp"):
+        (tmp_path / "run" / name).write_bytes(b"partial")
+    resume_run(tmp_path / "run", epochs=2, **QUIET)
+    assert sorted(p.name for p in (tmp_path / "run").glob(".*")) == []
 
 
 def test_resume_refuses_an_optimizer_state_of_another_optimizer(tmp_path):
