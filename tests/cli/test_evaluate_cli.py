@@ -193,6 +193,68 @@ def test_evaluate_a_checkpoint_of_someone_else(capsys, runs, tmp_path):
     assert "not a shallownet checkpoint" in err
 
 
+class RunsCode:
+    """Unpickling an instance calls ``Path.touch`` on the marker: code from the file runs."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict", "resume"])
+def test_a_checkpoint_crafted_to_run_code_is_refused_and_the_code_never_runs(
+        capsys, runs, pictures, tmp_path, command):
+    run_dir, marker = tmp_path / "copy", tmp_path / "pwned"
+    shutil.copytree(runs["softmax"], run_dir)
+    state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    state["history"] = [RunsCode(marker)]  # the payload sits inside an otherwise good file
+    torch.save(state, run_dir / "checkpoint.pt")
+    argv = {"evaluate": ["evaluate", run_dir],
+            "predict": ["predict", run_dir, pictures["grey"]],
+            "resume": ["train", "--resume", run_dir, "--epochs", 3, "-q"]}[command]
+    code, _, err = run(capsys, *argv)
+    assert code == 1
+    assert_one_error(err)
+    assert "refused for safety" in err
+    assert not marker.exists()
+    torch.load(run_dir / "checkpoint.pt", weights_only=False)  # the payload is real:
+    assert marker.exists()  # loading it unsafely runs it
+
+
+def test_a_checkpoint_with_weights_of_another_model_names_what_differs(capsys, runs, tmp_path):
+    run_dir = tmp_path / "copy"
+    shutil.copytree(runs["normalised"], run_dir)  # an MLP with 16 hidden units
+    state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    softmax = torch.load(runs["softmax"] / "checkpoint.pt", weights_only=True)
+    state["model"] = softmax["model"]
+    torch.save(state, run_dir / "checkpoint.pt")
+    code, _, err = run(capsys, "evaluate", run_dir)
+    assert code == 1
+    assert_one_error(err)
+    assert "do not fit this model" in err
+    for name in state["model"]:
+        assert name in err  # each parameter that differs is named
+    own = torch.load(runs["normalised"] / "checkpoint.pt", weights_only=True)["model"]
+    assert all(name in err for name in own if name not in state["model"])
+
+
+def test_a_checkpoint_with_a_parameter_of_another_shape_names_both_shapes(capsys, runs,
+                                                                          tmp_path):
+    run_dir = tmp_path / "copy"
+    shutil.copytree(runs["normalised"], run_dir)
+    state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    name, weight = next((k, v) for k, v in state["model"].items() if v.ndim == 2)
+    state["model"][name] = torch.zeros(weight.shape[0], weight.shape[1] + 1)
+    torch.save(state, run_dir / "checkpoint.pt")
+    code, _, err = run(capsys, "evaluate", run_dir)
+    assert code == 1
+    assert_one_error(err)
+    bigger = (weight.shape[0], weight.shape[1] + 1)
+    assert f"{name} {bigger} vs {tuple(weight.shape)}" in err
+
+
 def test_evaluate_a_directory_that_is_not_a_run(capsys, runs):
     code, out, err = run(capsys, "evaluate", runs["root"] / "tiny")
     assert code == 1
