@@ -82,7 +82,7 @@ def _umask() -> int:
 def _output_error(what: str, path: Path, exc: OSError) -> OutputError:
     return OutputError(
         f"cannot write the {what} {path}: {exc.strerror or exc}. "
-        "Choose another output directory, or free space / fix its permissions."
+        "Free space or fix the permissions there, or write elsewhere."
     )
 
 

@@ -290,13 +290,14 @@ def _train(run_dir: RunDir, config: RunConfig, facts: dict, setup: ModelSetup,
             f"{run_dir.checkpoint}.", epoch=exc.epoch, step=exc.step,
         ) from None
     except OutputError as exc:
-        if not run_dir.checkpoint.exists():
+        if run_dir.checkpoint.exists():
+            kept = f"The checkpoint of epoch {saved[0]} is kept in {run_dir.checkpoint}"
+        elif run_dir.config.exists():
+            kept = "The run stopped before its first checkpoint (resuming starts it again)"
+        else:
             raise
-        raise OutputError(
-            f"{exc} The checkpoint of epoch {saved[0]} is kept in {run_dir.checkpoint}; once "
-            f"the problem is fixed, continue with "
-            f"shallownet train --resume {shlex.quote(str(run_dir.path))}"
-        ) from None
+        raise OutputError(f"{exc} {kept}; once the problem is fixed, continue with "
+                          f"shallownet train --resume {shlex.quote(str(run_dir.path))}") from None
     except KeyboardInterrupt as exc:
         _interrupted(exc, run_dir, f"the checkpoint of epoch {saved[0]} is saved")
     summary, report = _final_figures(trainer, setup, data, config, history)
@@ -304,7 +305,14 @@ def _train(run_dir: RunDir, config: RunConfig, facts: dict, setup: ModelSetup,
         return RunResult(run_dir=run_dir, config=config, history=history, summary=summary)
     run_dir.write_metrics(history, {"final": summary, **report}, columns=columns)
     if plots:
-        _draw(run_dir, setup, data, trainer, history, report, config)
+        try:
+            _draw(run_dir, setup, data, trainer, history, report, config)
+        except OutputError as exc:
+            raise OutputError(
+                f"{exc} Training is complete and its checkpoint and metrics are saved in "
+                f"{run_dir.path}; to draw the figures once there is room, run "
+                f"shallownet train --resume {shlex.quote(str(run_dir.path))}"
+            ) from None
     return RunResult(run_dir=run_dir, config=config, history=history, summary=summary)
 
 
