@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import collections
 import gzip
 import hashlib
 import http.server
 import os
-import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,97 +16,17 @@ from shallownet.data.catalog import MNIST
 from shallownet.data.locate import LOCK_NAME
 from shallownet.errors import ChecksumError, DataError, DownloadError, ShallownetError
 from tests.conftest import spec_for, write_tiny_dataset
+from tests.httpserver import LocalServer, serving
 
 RAW = bytes([0, 0, 8, 1]) + (600).to_bytes(4, "big") + bytes(i % 7 for i in range(600))
 RAW_MD5 = hashlib.md5(RAW).hexdigest()
 GOOD_GZ = gzip.compress(RAW, compresslevel=9, mtime=0)
 
 
-@dataclass
-class Route:
-    body: bytes
-    mode: str = "ok"  # "ok", "corrupt", "truncate", "fail-then-ok", "always-500"
-    failures: int = 0  # for "fail-then-ok": how many 500s before success
-
-
-class LocalServer:
-    """A ThreadingHTTPServer on 127.0.0.1 with a route table and a request counter."""
-
-    def __init__(self):
-        self.routes: dict[str, Route] = {}
-        self.hits: collections.Counter[str] = collections.Counter()
-        self.lock = threading.Lock()
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep the test output clean
-                pass
-
-            def do_GET(self):
-                with server.lock:
-                    server.hits[self.path] += 1
-                    count = server.hits[self.path]
-                route = server.routes.get(self.path)
-                if route is None:
-                    self.send_error(404, "Not Found")
-                    return
-                if route.mode == "always-500" or (
-                    route.mode == "fail-then-ok" and count <= route.failures
-                ):
-                    self.send_error(500, "Internal Server Error")
-                    return
-                body = route.body
-                if route.mode == "corrupt":  # right length, wrong content
-                    body = bytes(b ^ 0xA5 for b in body)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/octet-stream")
-                if route.mode == "truncate":
-                    self.send_header("Content-Length", str(len(body) + 5000))
-                    self.end_headers()
-                    self.wfile.write(body[: len(body) // 2])
-                    self.wfile.flush()
-                    self.close_connection = True
-                    return
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        host, port = self.httpd.server_address[:2]
-        assert host == "127.0.0.1"
-        self.base = f"http://127.0.0.1:{port}"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    def add(self, path: str, body: bytes, mode: str = "ok", failures: int = 0) -> str:
-        self.routes[path] = Route(body, mode, failures)
-        return self.base + path
-
-    def url(self, path: str) -> str:
-        return self.base + path
-
-    @property
-    def total_hits(self) -> int:
-        with self.lock:
-            return sum(self.hits.values())
-
-
 @pytest.fixture
 def server(monkeypatch):
-    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    srv = LocalServer()
-    srv.thread.start()
-    try:
+    with serving(monkeypatch) as srv:
         yield srv
-    finally:
-        srv.httpd.shutdown()
-        srv.httpd.server_close()
-        srv.thread.join(timeout=5)
 
 
 def get(urls, dest, *, md5=RAW_MD5, retries=3):

@@ -193,7 +193,8 @@ def locate_dataset(
             return _raw(spec, files, "explicit", verify)
         if not download_missing:
             raise DatasetNotFoundError(_not_found_message(spec, [str(explicit)], explicit=True))
-        return _download_into(spec, explicit / spec.name, mirrors, verify, progress)
+        return _download_into(spec, explicit / spec.name, mirrors, verify, progress,
+                              present="explicit")
 
     cache = user_cache_dir() / spec.name
     files = find_files(spec, cache)
@@ -241,7 +242,8 @@ def fetch_dataset(
                 return _raw(spec, files, "explicit" if explicit is not None else "cache", True)
             except DataError as exc:
                 warnings.warn(f"replacing a bad copy: {exc}", stacklevel=2)
-    return _download_into(spec, target, mirrors, True, progress, force=force)
+    return _download_into(spec, target, mirrors, True, progress, force=force,
+                          present="explicit" if explicit is not None else "cache")
 
 
 def _raw(spec, files, source, verify) -> RawImageData:
@@ -251,8 +253,15 @@ def _raw(spec, files, source, verify) -> RawImageData:
     )
 
 
-def _download_into(spec, directory: Path, mirrors, verify, progress, force=False) -> RawImageData:
+def _download_into(spec, directory: Path, mirrors, verify, progress, force=False,
+                   present="cache") -> RawImageData:
+    """Download what ``directory`` lacks, one process at a time; read the four files.
+
+    The source is "download" if this call fetched a file, else ``present``
+    (another process had fetched them all while this one waited for the lock).
+    """
     bases = _mirrors(spec, mirrors)
+    fetched = False
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -267,8 +276,9 @@ def _download_into(spec, directory: Path, mirrors, verify, progress, force=False
             if force or not dest.is_file() or (verify and not _intact(dest, f.md5)):
                 urls = [base.rstrip("/") + "/" + f"{f.name}.gz" for base in bases]
                 download(urls, dest, md5=f.md5 if verify else None, progress=progress)
+                fetched = True
             files[key] = dest
-    return _raw(spec, files, "download", verify)
+    return _raw(spec, files, "download" if fetched else present, verify)
 
 
 def _mirrors(spec: ImageDatasetSpec, mirrors: Sequence[str] | None) -> list[str]:
