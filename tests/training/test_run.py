@@ -338,6 +338,13 @@ def test_resume_clears_the_temporaries_of_writes_a_kill_cut_short(tmp_path):
     assert sorted(p.name for p in (tmp_path / "run").glob(".*")) == []
 
 
+def test_starting_again_in_a_directory_a_kill_left_empty_clears_its_temporaries(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / ".config.json.k1l2.tmp").write_text('{"model": ')  # killed mid-write
+    train_run(synthetic(epochs=1), tmp_path / "run", **QUIET)
+    assert not list((tmp_path / "run").glob(".*"))
+
+
 def test_resume_refuses_an_optimizer_state_of_another_optimizer(tmp_path):
     train_run(synthetic(epochs=1, optimizer="adam"), tmp_path / "run", **QUIET)
     path = tmp_path / "run" / "checkpoint.pt"

@@ -140,7 +140,7 @@ def train_run(
     check_compatible(config, data)
     facts = dataset_facts(data)
     if main:
-        run_dir.create()
+        remove_temporaries(run_dir.create().path)  # of an earlier start killed mid-write
     try:
         if main:
             run_dir.write_config(config.to_dict(), facts)
