@@ -46,6 +46,8 @@ MAX_PAYLOAD_BYTES = 4 * 2**30
 _MAX_RANK = 8
 _CHUNK = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
+#: Largest byte count numpy can index (an empty array's other sizes must fit it too).
+_MAX_INDEX = np.iinfo(np.intp).max
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,12 @@ def read_idx_verified(
     """Like :func:`read_idx`, also returning the MD5 of the decompressed bytes."""
     path = Path(path)
     try:
-        with open(path, "rb") as raw:
+        raw = open(path, "rb")  # noqa: SIM115 - closed by the with below
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte or an unencodable name
+        reason = getattr(exc, "strerror", None) or exc
+        raise IDXFormatError(f"cannot read IDX file {path}: {reason}.") from exc
+    try:
+        with raw:
             compressed = raw.read(2) == _GZIP_MAGIC
             raw.seek(0)
             if compressed:
@@ -97,8 +104,6 @@ def read_idx_verified(
     except IDXFormatError:
         raise
     except (OSError, EOFError, zlib.error) as exc:
-        if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError)):
-            raise IDXFormatError(f"cannot read IDX file {path}: {exc.strerror or exc}.") from exc
         raise IDXFormatError(
             f"{path} is not a valid gzip file ({exc}). It is probably truncated or corrupt: "
             "delete it and fetch it again (`shallownet data fetch NAME`)."
@@ -136,6 +141,11 @@ def _read_stream(stream, path: Path, compressed: bool, max_bytes: int, file_size
     dtype = IDX_DTYPES[code]
     expected = math.prod(dims) * dtype.itemsize
     header_len = 4 + 4 * rank
+    if math.prod(d for d in dims if d) * dtype.itemsize > _MAX_INDEX:
+        raise IDXFormatError(
+            f"{path} declares an array of shape {dims}, too large to index even with an empty "
+            "dimension; the header is corrupt."
+        )
     if expected > max_bytes:
         raise IDXFormatError(
             f"{path} declares an array of shape {dims} ({expected:,} bytes), more than the "

@@ -189,7 +189,11 @@ def _read_grey(path) -> np.ndarray:
     if not isinstance(path, (str, os.PathLike)):
         raise UsageError(f"an image path must be a string or path-like, not {path!r}.")
     path = Path(path)
-    if path.is_dir():
+    try:
+        is_dir = path.is_dir()
+    except OSError:  # a name too long: the open below says so
+        is_dir = False
+    if is_dir:
         raise ImageFileError(
             f"{path} is a directory, not an image file; name the image files inside it "
             f"(for example {path / '*.png'}); {_EXPECTED}."
@@ -200,16 +204,18 @@ def _read_grey(path) -> np.ndarray:
         raise ImageFileError(
             f"image file {path} does not exist; check the path ({_EXPECTED})."
         ) from None
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte or an unencodable name
+        reason = getattr(exc, "strerror", None) or exc
         raise ImageFileError(
-            f"cannot read image file {path}: {exc.strerror or exc}. Check its permissions "
+            f"cannot read image file {path}: {reason}. Check its permissions "
             f"and that it is a regular file ({_EXPECTED})."
         ) from exc
     with fp:
-        if os.fstat(fp.fileno()).st_size == 0:
+        size = os.fstat(fp.fileno()).st_size
+        if size == 0:
             raise ImageFileError(f"image file {path} is empty; {_EXPECTED}.")
         with _pillow_warnings():
-            img = _open(fp, path)
+            img = _open(_Clamped(fp, size), path)
             with img:
                 w, h = img.size
                 if w * h > MAX_PIXELS:
@@ -245,6 +251,26 @@ def _pillow_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         warnings.filterwarnings("error", message=".*Truncated File Read", category=UserWarning)
         yield
+
+
+class _Clamped:
+    """A binary file whose ``read(n)`` never asks for more than the file has left.
+
+    Pillow reads lengths from the file (a PNG chunk's, for one) and a file's
+    ``read(n)`` allocates ``n`` bytes before reading: a corrupt 4-byte length
+    would cost gigabytes. Everything else is the file's own.
+    """
+
+    def __init__(self, fp, size: int):
+        self._fp, self._size = fp, size
+
+    def read(self, n: int | None = -1) -> bytes:
+        if n is None or n < 0:
+            return self._fp.read()
+        return self._fp.read(min(n, max(0, self._size - self._fp.tell())))
+
+    def __getattr__(self, name):
+        return getattr(self._fp, name)
 
 
 def _open(fp, path: Path) -> Image.Image:

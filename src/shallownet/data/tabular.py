@@ -8,7 +8,6 @@ anything else is a :class:`~shallownet.errors.CSVFormatError` naming the line.
 from __future__ import annotations
 
 import csv
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,8 @@ __all__ = [
 
 #: At most this many distinct integer targets make an "auto" task a classification.
 MAX_AUTO_CLASSES = 20
+#: Magnitudes from here on round to inf in float32, the features' type.
+_FLOAT32_LIMIT = 2.0**128 - 2.0**103
 
 
 @dataclass(frozen=True)
@@ -63,14 +64,17 @@ class Standardizer:
     """Feature standardisation ``(x - mean_) / std_``, fitted on training data only.
 
     Columns with zero spread keep ``std_ = 1`` so they map to zero, not to nan.
+    Both steps compute in float64, so finite features near the float32 limit give
+    finite results (a transformed value beyond ``X``'s range saturates at its limit).
     """
 
     def fit(self, X: torch.Tensor) -> Standardizer:
         """Compute per-column ``mean_`` and ``std_`` (population std) of ``X`` (n, d)."""
         if len(X) == 0:
             raise UsageError("cannot fit a Standardizer on zero examples.")
-        self.mean_ = X.mean(dim=0)
-        std = X.std(dim=0, correction=0)
+        wide = X.double()  # a float32 sum of values near 3.4e38 overflows
+        self.mean_ = wide.mean(dim=0).to(X.dtype)
+        std = wide.std(dim=0, correction=0).to(X.dtype)
         self.std_ = torch.where(std > 0, std, torch.ones_like(std))
         return self
 
@@ -78,7 +82,9 @@ class Standardizer:
         """``(X - mean_) / std_``."""
         if not hasattr(self, "mean_"):
             raise UsageError("Standardizer.transform called before fit.")
-        return (X - self.mean_) / self.std_
+        z = (X.double() - self.mean_.double()) / self.std_.double()
+        limit = torch.finfo(X.dtype).max
+        return z.clamp(-limit, limit).to(X.dtype)
 
     def fit_transform(self, X: torch.Tensor) -> torch.Tensor:
         """``fit(X)`` then ``transform(X)``."""
@@ -107,7 +113,7 @@ def _parse_cell(text: str) -> float | None:
         value = float(text)
     except ValueError:
         return None
-    return value if math.isfinite(value) else None
+    return value if abs(value) < _FLOAT32_LIMIT else None  # nan fails too
 
 
 def read_csv_dataset(
@@ -152,21 +158,22 @@ def read_csv_dataset(
         raise CSVFormatError(
             f"{path} is not UTF-8 text (byte {exc.start}); is it a CSV file?"
         ) from exc
-    except OSError as exc:
-        raise CSVFormatError(f"cannot read CSV file {path}: {exc.strerror or exc}.") from exc
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        reason = getattr(exc, "strerror", None) or exc
+        raise CSVFormatError(f"cannot read CSV file {path}: {reason}.") from exc
     lines = text.splitlines()
     numbered = [(i, line) for i, line in enumerate(lines, 1) if line.strip()]
     if not numbered:
         raise CSVFormatError(f"{path} is empty: a CSV dataset needs at least one row of numbers.")
     if delimiter is None:
         delimiter = _sniff_delimiter(numbered[0][1])
-    rows = [
-        (lineno, [cell.strip() for cell in fields])
-        for (lineno, _), fields in zip(
-            numbered, csv.reader([line for _, line in numbered], delimiter=delimiter),
-            strict=True,
-        )
-    ]
+    rows = []
+    for lineno, line in numbered:  # one row per line: a quote cannot swallow the next lines
+        try:
+            fields = next(csv.reader([line], delimiter=delimiter))
+        except csv.Error as exc:
+            raise CSVFormatError(f"{path}, line {lineno}: {exc}; is it a CSV file?") from exc
+        rows.append((lineno, [cell.strip() for cell in fields]))
     if delimiter == " ":
         rows = [(n, [c for c in cells if c]) for n, cells in rows]
 
@@ -196,7 +203,10 @@ def read_csv_dataset(
         for c, cell in enumerate(cells):
             value = _parse_cell(cell)
             if value is None:
-                what = "an empty cell" if cell == "" else f"{cell!r} is not a finite number"
+                what = "an empty cell" if cell == "" else (
+                    f"{cell!r} is not a finite number within the 32-bit float range "
+                    "(at most about 3.4e38 in magnitude)"
+                )
                 raise CSVFormatError(
                     f"{path}, line {lineno}, column {c + 1} ({names[c]}): {what}. "
                     "Every cell must be numeric; remove or fill that value."

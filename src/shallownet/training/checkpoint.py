@@ -7,18 +7,20 @@ unpickled is refused, and its code never runs.
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from shallownet.atomic import atomic_path
+from shallownet.atomic import write_bytes
 from shallownet.errors import CheckpointError
 
 __all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "restore_model"]
 
 FORMAT = "shallownet-checkpoint/1"
+_ZIP_MAGIC = b"PK\x03\x04"  # how every checkpoint torch.save writes (since torch 1.6) starts
 _KEYS = {"format": str, "epoch": int, "model": dict, "optimizer": dict, "config": dict,
          "history": list}
 
@@ -32,7 +34,7 @@ def save_checkpoint(
     epoch: int,
     history: list[dict],
 ) -> Path:
-    """Write the state after ``epoch`` completed epochs to ``path`` (temporary file, rename)."""
+    """Write the state after ``epoch`` completed epochs to ``path`` (atomically, fsynced)."""
     state = {
         "format": FORMAT,
         "epoch": int(epoch),
@@ -41,9 +43,9 @@ def save_checkpoint(
         "config": config,
         "history": history,
     }
-    with atomic_path(path, what="checkpoint") as tmp:
-        torch.save(state, tmp)
-    return Path(path)
+    buffer = io.BytesIO()  # serialised in memory: a full disk is an OSError of the write
+    torch.save(state, buffer)
+    return write_bytes(path, buffer.getvalue(), what="checkpoint")
 
 
 def _to_cpu(obj):
@@ -66,10 +68,25 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         or one that would need arbitrary code to load.
     """
     path = Path(path)
-    if not path.is_file():
+    try:
+        is_file = path.is_file()
+    except OSError as exc:  # a name too long
+        raise CheckpointError(f"cannot read the checkpoint {path}: {exc.strerror or exc}.") from exc
+    if not is_file:
         raise CheckpointError(
             f"no checkpoint at {path}. A run directory holds checkpoint.pt once its first "
             "epoch has started; was the run started with this directory as --out?"
+        )
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(len(_ZIP_MAGIC))
+    except OSError as exc:
+        raise CheckpointError(f"cannot read the checkpoint {path}: {exc.strerror or exc}.") from exc
+    if magic != _ZIP_MAGIC:  # torch's legacy format lets a few bytes demand gigabytes of memory
+        raise CheckpointError(
+            f"cannot load the checkpoint {path}: it is not the zip archive torch.save writes, "
+            "so it is damaged or not a shallownet checkpoint (torch's legacy pickle format is "
+            "refused for safety)."
         )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -88,6 +105,34 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
             raise CheckpointError(f"checkpoint {path} is damaged: {key!r} is missing or invalid.")
     if state["epoch"] < 0:
         raise CheckpointError(f"checkpoint {path} is damaged: epoch {state['epoch']} < 0.")
+    optimizer = state["optimizer"]
+    groups = optimizer.get("param_groups")
+    if not (
+        isinstance(optimizer.get("state"), dict)
+        and all(isinstance(s, dict) for s in optimizer["state"].values())
+        and isinstance(groups, list)
+        and all(isinstance(g, dict) and isinstance(g.get("params"), list) for g in groups)
+    ):
+        raise CheckpointError(
+            f"checkpoint {path} is damaged: its optimiser state is not a 'state' dict of dicts "
+            "and a 'param_groups' list of groups with their 'params'."
+        )
+    facts = state["config"].get("dataset")  # what the model is rebuilt from
+    if isinstance(facts, dict) and not (
+        isinstance(facts.get("classes", ...), list | type(None))
+        and isinstance(facts.get("input_shape"), list)
+        and all(isinstance(n, int) and not isinstance(n, bool) and n > 0
+                for n in facts["input_shape"])
+    ):
+        raise CheckpointError(
+            f"checkpoint {path} is damaged: the dataset facts in its config need 'classes' "
+            "(a list, or null) and 'input_shape' (a list of positive whole numbers)."
+        )
+    if not all(isinstance(record, dict) for record in state["history"]):
+        raise CheckpointError(
+            f"checkpoint {path} is damaged: its history holds something other than one "
+            "record (a dict) per epoch."
+        )
     return state
 
 
@@ -95,14 +140,14 @@ def restore_model(model: nn.Module, weights: dict, *, source: str | os.PathLike 
     """Load ``weights`` into ``model``, or say exactly which names or shapes differ."""
     own = model.state_dict()
     missing = sorted(set(own) - set(weights))
-    unexpected = sorted(set(weights) - set(own))
+    unexpected = sorted(str(k) for k in set(weights) - set(own))  # a damaged file's keys: any
     shapes = [
         f"{k} {tuple(weights[k].shape)} vs {tuple(own[k].shape)}"
         for k in own
         if k in weights and isinstance(weights[k], torch.Tensor)
         and weights[k].shape != own[k].shape
     ]
-    not_tensors = [k for k in weights if not isinstance(weights[k], torch.Tensor)]
+    not_tensors = [str(k) for k in weights if not isinstance(weights[k], torch.Tensor)]
     problems = []
     if missing:
         problems.append(f"missing {', '.join(missing)}")
@@ -117,4 +162,10 @@ def restore_model(model: nn.Module, weights: dict, *, source: str | os.PathLike 
             f"the weights in {source} do not fit this model ({type(model).__name__}): "
             + "; ".join(problems) + ". Was it saved by a run with another model or options?"
         )
-    model.load_state_dict(weights)
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:  # names and shapes fit, the tensors do not (sparse, ...)
+        raise CheckpointError(
+            f"the weights in {source} cannot be loaded into this model "
+            f"({type(model).__name__}): {exc}"
+        ) from exc

@@ -66,8 +66,15 @@ class RunConfig:
 
     def resolved(self) -> RunConfig:
         """A copy with the model's defaults filled in; every value checked."""
-        return dataclasses.replace(self, model=self.model.resolved(), data=self.data.resolved(),
-                                   train=self.train.check())
+        model = self.model.resolved()
+        try:
+            data = self.data.resolved()
+        except (RuntimeError, OSError) as exc:  # ~user with no home; a name too long for a path
+            raise UsageError(
+                f"the dataset {self.data.name!r} (directory {self.data.data_dir!r}) cannot be "
+                f"used as a path: {exc}"
+            ) from exc
+        return dataclasses.replace(self, model=model, data=data, train=self.train.check())
 
     def to_dict(self) -> dict:
         return {"model": asdict(self.model), "data": asdict(self.data),
@@ -80,7 +87,8 @@ class RunConfig:
             raise RunConfigError(f"{source}: a run config must be a JSON object.")
         unknown = set(d) - {"model", "data", "train"}
         if unknown:
-            raise RunConfigError(f"{source}: unknown section(s) {', '.join(sorted(unknown))}.")
+            names = ", ".join(sorted(map(str, unknown)))  # a checkpoint's keys need not be str
+            raise RunConfigError(f"{source}: unknown section(s) {names}.")
         parts = {}
         for key, kind in (("model", ModelConfig), ("data", DataSpec), ("train", TrainSettings)):
             parts[key] = _section(kind, d.get(key, {}), f"{source}: {key}")
@@ -98,7 +106,7 @@ def _section(kind, values: object, where: str):
     hints = typing.get_type_hints(kind)
     unknown = set(values) - set(hints)
     if unknown:
-        raise RunConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}.")
+        raise RunConfigError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}.")
     clean = {}
     for name, value in values.items():
         if isinstance(value, float) and not math.isfinite(value):  # json reads NaN, Infinity

@@ -118,7 +118,11 @@ class RunDir:
 
     def read_config(self) -> dict:
         """The parsed ``config.json`` (a :class:`RunConfigError` if missing or not JSON)."""
-        if not self.path.is_dir():
+        try:
+            is_dir = self.path.is_dir()
+        except OSError as exc:  # a name too long
+            raise RunConfigError(f"{self.path} is not a run directory ({exc.strerror}).") from exc
+        if not is_dir:
             raise RunConfigError(f"{self.path} is not a run directory (no such directory).")
         try:
             return json.loads(self.config.read_text(encoding="utf-8"))
