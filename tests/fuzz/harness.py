@@ -65,7 +65,8 @@ __all__ = [
     "path_names",
 ]
 
-#: Examples per fuzz test (hypothesis ``max_examples``); raise it for a deep campaign.
+#: Examples per fuzz test (hypothesis ``max_examples``). The default keeps all fuzz tests
+#: together near a minute on a two-core machine; raise it for a deep campaign.
 FUZZ_EXAMPLES = int(os.environ.get("SHALLOWNET_FUZZ_EXAMPLES", 400))
 
 #: Hypothesis deadline per example: generous, for a loaded two-core CI machine.

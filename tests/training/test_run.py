@@ -345,6 +345,65 @@ def test_starting_again_in_a_directory_a_kill_left_empty_clears_its_temporaries(
     assert not list((tmp_path / "run").glob(".*"))
 
 
+def _first_tensor_state(state):
+    entry = next(iter(state["optimizer"]["state"].values()))
+    return entry, next(k for k, v in entry.items() if isinstance(v, torch.Tensor) and v.ndim)
+
+
+def _set_hyper(key, value):
+    def damage(state):
+        state["optimizer"]["param_groups"][0][key] = value
+    return damage
+
+
+def _set_moment(make):
+    def damage(state):
+        entry, name = _first_tensor_state(state)
+        entry[name] = make(entry[name])
+    return damage
+
+
+def _set_step(value):
+    def damage(state):
+        entry = next(iter(state["optimizer"]["state"].values()))
+        entry["step"] = value
+    return damage
+
+
+_OPTIMIZER_DAMAGE = {
+    "lr None": _set_hyper("lr", None),
+    "lr inf": _set_hyper("lr", math.inf),
+    "lr a string": _set_hyper("lr", "0.1"),
+    "betas too short": _set_hyper("betas", (0.9,)),
+    "a moment of another shape": _set_moment(lambda t: torch.zeros(t.numel() + 1)),
+    "a sparse moment": _set_moment(lambda t: t.to_sparse()),
+    "a float64 moment": _set_moment(lambda t: t.double()),
+    "a nan moment": _set_moment(lambda t: torch.full_like(t, math.nan)),
+    "a nan step": _set_step(torch.tensor(math.nan)),
+    "a step that is a list": _set_step([1]),
+}
+
+
+@pytest.mark.parametrize("impl", ["scratch", "concise"])
+@pytest.mark.parametrize("damage", _OPTIMIZER_DAMAGE, ids=str)
+def test_resume_refuses_a_damaged_optimizer_state_and_names_it(tmp_path, impl, damage):
+    train_run(synthetic(epochs=1, optimizer="adam", impl=impl), tmp_path / "run", **QUIET)
+    path = tmp_path / "run" / "checkpoint.pt"
+    state = load_checkpoint(path)
+    _OPTIMIZER_DAMAGE[damage](state)
+    torch.save(state, path)
+    with pytest.raises(CheckpointError, match=f"optimiser state in {path} is damaged"):
+        resume_run(tmp_path / "run", epochs=2, **QUIET)
+
+
+@pytest.mark.parametrize("impl", ["scratch", "concise"])
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_every_optimizer_state_a_run_saves_passes_the_check(tmp_path, impl, optimizer):
+    train_run(synthetic(epochs=1, optimizer=optimizer, impl=impl), tmp_path / "run", **QUIET)
+    resume_run(tmp_path / "run", epochs=2, **QUIET)
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["epoch"] == 2
+
+
 def test_resume_refuses_an_optimizer_state_of_another_optimizer(tmp_path):
     train_run(synthetic(epochs=1, optimizer="adam"), tmp_path / "run", **QUIET)
     path = tmp_path / "run" / "checkpoint.pt"

@@ -8,6 +8,7 @@ unpickled is refused, and its code never runs.
 from __future__ import annotations
 
 import io
+import math
 import os
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from torch import nn
 from shallownet.atomic import write_bytes
 from shallownet.errors import CheckpointError
 
-__all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "restore_model"]
+__all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "restore_model",
+           "check_optimizer_state"]
 
 FORMAT = "shallownet-checkpoint/1"
 _ZIP_MAGIC = b"PK\x03\x04"  # how every checkpoint torch.save writes (since torch 1.6) starts
@@ -169,3 +171,75 @@ def restore_model(model: nn.Module, weights: dict, *, source: str | os.PathLike 
             f"the weights in {source} cannot be loaded into this model "
             f"({type(model).__name__}): {exc}"
         ) from exc
+
+
+def check_optimizer_state(saved: dict, optimizer, *, source: str | os.PathLike = "checkpoint"):
+    """Refuse an optimiser state that ``optimizer`` (freshly built) could not train with.
+
+    Every hyper-parameter must have the kind of the fresh optimiser's (numbers
+    finite), and every state tensor of a parameter (momentum, moments) must be
+    dense, finite and of the parameter's shape and dtype; step counts finite.
+    """
+    template = optimizer.state_dict()
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    problems = []
+    groups = saved["param_groups"]
+    if len(groups) != len(template["param_groups"]):
+        problems.append(f"{len(groups)} parameter groups, not {len(template['param_groups'])}")
+    for i, (group, fresh) in enumerate(zip(groups, template["param_groups"], strict=False)):
+        if set(map(str, group)) != set(fresh):
+            problems.append(f"group {i} has the settings {sorted(map(str, group))}, not "
+                            f"{sorted(fresh)}")
+            continue
+        for key, ref in fresh.items():
+            if key == "params":
+                ids = group[key]
+                if len(ids) != len(ref) or not all(
+                        type(j) is int and 0 <= j < len(params) for j in ids):
+                    problems.append(f"group {i} lists parameters {ids!r:.60}")
+            elif not _same_kind(group[key], ref):
+                problems.append(f"group {i}: {key} is {group[key]!r:.40}, not like {ref!r}")
+    for index, entry in saved["state"].items():
+        if type(index) is not int or not 0 <= index < len(params):
+            problems.append(f"state for an unknown parameter {index!r:.40}")
+            continue
+        param = params[index]
+        for name, value in entry.items():
+            if not _fits(value, param):
+                what = (f"a {tuple(value.shape)} {value.dtype} {value.layout} tensor"
+                        if isinstance(value, torch.Tensor) else f"{value!r:.40}")
+                problems.append(f"{name} of parameter {index} is {what}")
+    if problems:
+        raise CheckpointError(
+            f"the optimiser state in {source} is damaged: " + "; ".join(problems[:5]) + "."
+        )
+
+
+def _finite_number(value) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _same_kind(value, ref) -> bool:
+    if isinstance(ref, bool) or ref is None or isinstance(ref, str):
+        return type(value) is type(ref)
+    if isinstance(ref, int | float):
+        return _finite_number(value)
+    if isinstance(ref, tuple | list):
+        return (isinstance(value, tuple | list) and len(value) == len(ref)
+                and all(_same_kind(v, r) for v, r in zip(value, ref, strict=True)))
+    if isinstance(ref, torch.Tensor):
+        return _fits(value, ref)
+    return type(value) is type(ref)
+
+
+def _fits(value, param: torch.Tensor) -> bool:
+    """A state value for ``param``: a finite number or 0-d tensor, or a tensor like it."""
+    if not isinstance(value, torch.Tensor):
+        return _finite_number(value)
+    if value.layout != torch.strided or value.is_complex() != param.is_complex():
+        return False
+    if value.ndim == 0:
+        return bool(torch.isfinite(value).all())
+    return (value.shape == param.shape and value.dtype == param.dtype
+            and bool(torch.isfinite(value).all()))

@@ -28,7 +28,12 @@ from shallownet.interrupts import deferred_interrupts
 from shallownet.metrics import per_class_accuracy
 from shallownet.registry import MODELS, ModelSetup, build
 from shallownet.runtime import resolve_device
-from shallownet.training.checkpoint import load_checkpoint, restore_model, save_checkpoint
+from shallownet.training.checkpoint import (
+    check_optimizer_state,
+    load_checkpoint,
+    restore_model,
+    save_checkpoint,
+)
 from shallownet.training.config import RunConfig
 from shallownet.training.data import TrainingData, data_kind, load_training_data
 from shallownet.training.distributed import Group
@@ -244,6 +249,7 @@ def _restore(state: dict, config: RunConfig, facts: dict, device, run_dir: RunDi
     setup = _build(config, facts, device)
     restore_model(setup.model, state["model"], source=run_dir.checkpoint)
     try:
+        check_optimizer_state(state["optimizer"], setup.optimizer, source=run_dir.checkpoint)
         setup.optimizer.load_state_dict(state["optimizer"])
     except (ValueError, KeyError, TypeError, IndexError, UsageError, RuntimeError) as exc:
         raise CheckpointError(
