@@ -63,6 +63,7 @@ __all__ = [
     "corpus",
     "mutated",
     "path_names",
+    "check_any_path",
 ]
 
 #: Examples per fuzz test (hypothesis ``max_examples``). The default keeps all fuzz tests
@@ -295,3 +296,15 @@ def path_names(existing: str) -> st.SearchStrategy[str]:
                          f"{existing}/{'a' * 300}", "a" * 300 + f"/{existing}"]),
         st.text(max_size=40),
     )
+
+
+def check_any_path(path: str, call: Callable[[str], T], error: type[ShallownetError],
+                   check: Callable[[T], None], *, label: str = "outcome") -> None:
+    """The "any path" property: ``call(path)`` gives a result that passes ``check``, or an
+    ``error`` that names the path."""
+    outcome = result_or_own_error(lambda: call(path), label=label)
+    if isinstance(outcome, Exception):
+        assert isinstance(outcome, error), repr(outcome)
+        assert str(Path(path)) in str(outcome)
+    else:
+        check(outcome)

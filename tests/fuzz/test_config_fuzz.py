@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 from hypothesis import example, given
@@ -33,7 +32,13 @@ from shallownet.training.config import RunConfig, TrainSettings
 from shallownet.training.data import DataSpec
 from shallownet.training.run import _load_run
 from shallownet.training.rundir import RunDir
-from tests.fuzz.harness import corpus, fuzz_settings, path_names, result_or_own_error
+from tests.fuzz.harness import (
+    check_any_path,
+    corpus,
+    fuzz_settings,
+    path_names,
+    result_or_own_error,
+)
 
 VALID = [
     RunConfig(),
@@ -195,12 +200,10 @@ def test_any_run_directory_path_gives_a_config_or_a_run_config_error(tmp_path, n
     (tmp_path / "run").mkdir(exist_ok=True)
     (tmp_path / "run" / "config.json").write_text(json.dumps(VALID[1].to_dict()))
     path = os.path.join(tmp_path, name)
-    outcome = result_or_own_error(lambda: read_and_parse(path), label="config.json")
-    if isinstance(outcome, Exception):
-        assert isinstance(outcome, RunConfigError), repr(outcome)
-        assert str(Path(path)) in str(outcome)
-    else:
-        assert outcome == VALID[1].resolved()
+    def check(config):
+        assert config == VALID[1].resolved()
+
+    check_any_path(path, read_and_parse, RunConfigError, check, label="config.json")
 
 
 @pytest.mark.parametrize("path", corpus("config"))
