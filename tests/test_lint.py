@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_ruff_clean():
     pytest.importorskip("ruff", reason="ruff is a dev extra: pip install -e '.[dev]'")
     result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--no-cache", "src", "tests", "benchmarks"],
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "src", "tests", "benchmarks",
+         "examples"],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr

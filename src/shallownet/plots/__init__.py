@@ -1,12 +1,14 @@
 """Figures: image grids, loss and training curves, prediction galleries and confusion matrices.
 
-Every function returns its figure, never shows it.
+Every plotting function returns its figure, never shows it; :func:`show` puts
+one in a notebook cell, or in a PNG file when run as a script.
 """
 
 from shallownet.plots.confusion import plot_confusion_matrix
 from shallownet.plots.gallery import plot_prediction_gallery
 from shallownet.plots.images import save_figure, show_images
 from shallownet.plots.losses import loss_curves, plot_regression_losses
+from shallownet.plots.show import show
 from shallownet.plots.training import LivePlot, in_notebook, plot_training_curves
 
 __all__ = [
@@ -18,5 +20,6 @@ __all__ = [
     "plot_regression_losses",
     "plot_training_curves",
     "save_figure",
+    "show",
     "show_images",
 ]

@@ -1,0 +1,159 @@
+"""The example notebooks and scripts of ``examples/``: in sync, and running on small settings.
+
+Each ``examples/NN_name.py`` is the source of ``NN_name.ipynb``. The
+notebooks run headless in a real Jupyter kernel (nbclient, ipykernel) and
+the scripts in a plain Python process, with the parameters cell set to a
+few epochs on part of the data. A cell that raises fails the test, and
+so does a warning on stderr; the figures must appear (in the notebook as
+images, from a script as PNG files), and the Trainer's live plot must draw
+and then redraw in place after every further epoch.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+if not os.environ.get("CI"):
+    pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+
+import nbformat  # noqa: E402
+
+from tests.examples.conftest import NOTEBOOK_SECONDS  # noqa: E402
+from tests.kernel import RecordingClient  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+_spec = importlib.util.spec_from_file_location("make_notebooks", EXAMPLES / "make_notebooks.py")
+make_notebooks = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make_notebooks)
+
+SCRIPTS = make_notebooks.scripts()
+#: The settings CI runs every example with (only those its parameters cell has).
+SMALL = {"num_epochs": 2, "max_train": 2000, "max_test": 500}
+
+#: Script -> (figures it shows, Trainer runs with a live plot).
+FIGURES = {
+    "01_linear_regression_scratch": (1, 1),
+    "02_linear_regression_concise": (0, 1),
+    "03_fashion_mnist": (1, 0),
+    "04_softmax_regression_scratch": (1, 1),
+    "05_softmax_regression_concise": (1, 1),
+    "06_mlp_scratch": (1, 1),
+    "07_mlp_concise": (0, 1),
+    "08_loss_functions": (1, 0),
+    "09_diabetes_logistic_regression": (0, 1),
+    "10_cnn_first_layers": (0, 1),
+}
+
+
+def small(script: Path) -> dict:
+    names = make_notebooks.parameter_names(script)
+    return {k: v for k, v in SMALL.items() if k in names}
+
+
+def test_every_example_is_listed_here_and_in_the_readme():
+    assert [s.stem for s in SCRIPTS] == sorted(FIGURES)
+    readme = (EXAMPLES / "README.md").read_text()
+    for script in SCRIPTS:
+        assert f"{script.stem}.ipynb" in readme, script.name
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
+def test_notebook_is_its_script(script):
+    """The committed notebook is what make_notebooks.py writes from the script."""
+    notebook = script.with_suffix(".ipynb")
+    assert notebook.exists(), f"run python examples/make_notebooks.py to write {notebook.name}"
+    assert notebook.read_text(encoding="utf-8") == make_notebooks.notebook_text(script), (
+        f"{notebook.name} differs from {script.name}: run python examples/make_notebooks.py"
+    )
+    nb = nbformat.read(notebook, as_version=4)
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+    assert make_notebooks.parameter_names(script), "every example has a parameters cell"
+
+
+def test_parameters_are_injected_after_the_parameters_cell():
+    nb = make_notebooks.notebook(SCRIPTS[0])
+    injected = make_notebooks.with_parameters(nb, num_epochs=2)
+    index = next(i for i, c in enumerate(injected.cells)
+                 if "parameters" in c.metadata.get("tags", []))
+    assert injected.cells[index + 1].source == "num_epochs = 2"
+    assert len(injected.cells) == len(nb.cells) + 1
+    with pytest.raises(ValueError, match="not parameters"):
+        make_notebooks.with_parameters(nb, epochs=2)
+
+
+def test_cells_of_a_percent_script():
+    text = ('# %% [markdown]\n# # Title\n#\n# Text.\n\n# %% tags=["parameters"]\nn = 1\n\n'
+            "# %%\nprint(n)\n\n\n# %%\n\n")
+    cells = make_notebooks.cells(text)
+    assert [(c["kind"], c["source"], c["tags"]) for c in cells] == [
+        ("markdown", "# Title\n\nText.", []),
+        ("code", "n = 1", ["parameters"]),
+        ("code", "print(n)", []),
+    ]
+    with pytest.raises(ValueError, match="before the first"):
+        make_notebooks.cells("import os\n# %%\n")
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
+def test_notebook_runs_in_a_kernel(script, tmp_path, monkeypatch):
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's own inline backend
+    monkeypatch.setenv("SHALLOWNET_FIGURES", str(tmp_path / "figures"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    settings = small(script)
+    nb = make_notebooks.with_parameters(nbformat.read(script.with_suffix(".ipynb"), 4),
+                                        **settings)
+    client = RecordingClient(nb, timeout=600, kernel_name="python3",
+                             resources={"metadata": {"path": str(tmp_path)}})
+    start = time.perf_counter()
+    client.execute()  # raises CellExecutionError on any error in a cell
+    NOTEBOOK_SECONDS[script.with_suffix(".ipynb").name] = time.perf_counter() - start
+
+    outputs = [o for cell in nb.cells for o in cell.get("outputs", [])]
+    stderr = "".join(o.text for o in outputs if o.output_type == "stream" and o.name == "stderr")
+    assert "Warning" not in stderr, stderr
+    images = [o for o in outputs if o.output_type == "display_data" and "image/png" in o.data]
+    figures, live = FIGURES[script.stem]
+    assert len(images) == figures + live, outputs
+    assert all(u["data"].get("image/png") for u in client.updates)
+    assert len(client.updates) == live * (settings.get("num_epochs", 1) - 1)
+    stdout = "".join(o.text for o in outputs if o.output_type == "stream" and o.name == "stdout")
+    if live:
+        epochs = settings["num_epochs"]
+        assert re.search(rf"epoch +{epochs}/{epochs} ", stdout) or "run directory" in stdout
+    assert not (tmp_path / "figures").exists()  # the cells show the figures; no files
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
+def test_script_runs_in_python(script, tmp_path):
+    """The plain script, settings replaced: its figures become PNG files, nothing on stderr."""
+    lines = [f"{k} = {v!r}" for k, v in small(script).items()]
+    source = script.read_text(encoding="utf-8")
+    marker = '# %% tags=["parameters"]\n'
+    start = source.index(marker)
+    end = source.index("\n# %%", start + len(marker))
+    source = source[:end] + "\n" + "\n".join(lines) + "\n" + source[end:]
+    copy = tmp_path / script.name
+    copy.write_text(source, encoding="utf-8")
+    env = {**os.environ, "MPLBACKEND": "Agg", "SHALLOWNET_FIGURES": str(tmp_path / "figures"),
+           "OMP_NUM_THREADS": "2", "PYTHONWARNINGS": "default"}
+    result = subprocess.run([sys.executable, str(copy)], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "", result.stderr
+    written = sorted(p.name for p in (tmp_path / "figures").glob("*.png")) \
+        if (tmp_path / "figures").exists() else []
+    assert len(written) == FIGURES[script.stem][0], written
+    for name in written:
+        assert f"figure: {tmp_path / 'figures' / name}" in result.stdout
