@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from shallownet import __version__
 from shallownet.cli import bench as bench_cmd
+from shallownet.cli import compare as compare_cmd
 from shallownet.cli import data as data_cmd
 from shallownet.cli import evaluate as evaluate_cmd
 from shallownet.cli import plot as plot_cmd
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_cmd.register(commands)
     plot_cmd.register(commands)
     bench_cmd.register(commands)
+    compare_cmd.register(commands)
     return parser
 
 
