@@ -732,3 +732,73 @@ def test_ctrl_c_keeps_the_last_epoch_and_prints_the_resume_command(tmp_path):
     ).returncode
     assert code == 0
     assert load_checkpoint(out_dir / "checkpoint.pt")["epoch"] == saved + 1
+
+
+# --------------------------------------------------------------------------- --tensorboard
+
+
+def _no_data_loading(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the data was loaded before the error")
+
+    monkeypatch.setattr("shallownet.training.run.load_training_data", refuse)
+
+
+def test_tensorboard_missing_is_one_error_before_any_work(capsys, in_tmp, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if not installed
+    _no_data_loading(monkeypatch)
+    code, out, err = run(capsys, "train", "--data", "synthetic-linear", "--tensorboard",
+                         "--out", in_tmp / "r", "--json")
+    assert code == 1
+    assert_one_error(err)
+    assert "pip install 'shallownet[tensorboard]'" in err and "--tensorboard" in err
+    assert not out.strip().splitlines()[-1].startswith("{")
+    assert leftovers(in_tmp, "r") == []
+
+
+def test_tensorboard_missing_on_resume_is_one_error_before_any_work(capsys, in_tmp,
+                                                                     monkeypatch):
+    run_dir = in_tmp / "r"
+    code, _, err = run(capsys, "train", "--data", "synthetic-linear", "--epochs", 1, "--out",
+                       run_dir, "-q", "--no-plots")
+    assert code == 0, err
+    before = (run_dir / "metrics.csv").read_text()
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    _no_data_loading(monkeypatch)
+    code, _, err = run(capsys, "train", "--resume", run_dir, "--epochs", 2, "--tensorboard")
+    assert code == 1
+    assert_one_error(err)
+    assert "pip install 'shallownet[tensorboard]'" in err and "--no-tensorboard" in err
+    assert (run_dir / "metrics.csv").read_text() == before
+    assert load_checkpoint(run_dir / "checkpoint.pt")["epoch"] == 1
+    assert not (run_dir / "tensorboard").exists()
+
+
+def test_tensorboard_and_folds_are_refused_together(capsys, in_tmp, csvs):
+    code, _, err = run(capsys, "train", "--data", csvs["three"], "--folds", 3, "--tensorboard")
+    assert code == 1
+    assert_one_error(err)
+    assert "--tensorboard" in err and "--folds" in err
+    assert leftovers(in_tmp) == []
+
+
+def test_tensorboard_is_saved_with_the_run_and_resume_can_turn_it_off(capsys, in_tmp):
+    pytest.importorskip("tensorboard")
+    run_dir = in_tmp / "r"
+    code, _, err = run(capsys, "train", "--data", "synthetic-linear", "--epochs", 1,
+                       "--tensorboard", "--out", run_dir, "-q", "--no-plots")
+    assert code == 0, err
+    assert json.loads((run_dir / "config.json").read_text())["train"]["tensorboard"] is True
+    files = sorted((run_dir / "tensorboard").iterdir())
+    assert files
+    sizes = [f.stat().st_size for f in files]
+    code, _, err = run(capsys, "train", "--resume", run_dir, "--epochs", 2, "--no-tensorboard",
+                       "-q", "--no-plots")
+    assert code == 0, err
+    assert sorted((run_dir / "tensorboard").iterdir()) == files  # nothing more logged
+    assert [f.stat().st_size for f in files] == sizes
+    state = load_checkpoint(run_dir / "checkpoint.pt")
+    assert state["epoch"] == 2 and state["config"]["train"]["tensorboard"] is False
+    help_text = run(capsys, "train", "--help")[1]
+    assert "--tensorboard, --no-tensorboard" in help_text
+    assert "pip install 'shallownet[tensorboard]'" in " ".join(help_text.split())

@@ -31,7 +31,8 @@ from shallownet.training.rundir import RunDir
 __all__ = ["register", "run_train"]
 
 #: What may go with --resume; every other option is the run's own, taken from its checkpoint.
-_FREE_ON_RESUME = ("resume", "epochs", "device", "json", "quiet", "no_plots", "nproc")
+_FREE_ON_RESUME = ("resume", "epochs", "device", "json", "quiet", "no_plots", "nproc",
+                   "tensorboard")
 
 
 def register(commands) -> None:
@@ -123,6 +124,11 @@ def register(commands) -> None:
     out.add_argument("-q", "--quiet", action="store_true",
                      help="no progress bar and no per-epoch lines")
     out.add_argument("--no-plots", action="store_true", help="write no figures")
+    out.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=None,
+                     help="also write TensorBoard event files into RUN_DIR/tensorboard (per-epoch "
+                     "scalars, figures, hyper-parameters; see them with tensorboard --logdir "
+                     "runs); saved with the run, so --resume goes on logging unless given "
+                     "--no-tensorboard; needs pip install 'shallownet[tensorboard]'")
     p.set_defaults(handler=run_train, train_parser=p)
 
 
@@ -173,6 +179,7 @@ def config_from_args(args) -> RunConfig:
     train = TrainSettings(
         epochs=args.epochs or book["epochs"], batch_size=args.batch_size or book["batch_size"],
         seed=args.seed, device=args.device or "auto", kernel=args.kernel,
+        tensorboard=bool(args.tensorboard),
     )
     return RunConfig(model=model_cfg, data=data, train=train).resolved()
 
@@ -208,6 +215,10 @@ def _check_distributable(args, world_size: int) -> None:
     if world_size > 1 and args.folds:
         raise UsageError("--folds trains its folds one after another in one process; leave out "
                          "--nproc (or --folds).")
+    if args.tensorboard:  # refused before the workers start, not by each of them
+        from shallownet.training.tensorboard import require_tensorboard
+
+        require_tensorboard()
 
 
 def _without_nproc(argv: list[str]) -> list[str]:
@@ -238,8 +249,8 @@ def _run_train(args, group) -> int:
             flags = ", ".join("--" + g.replace("_", "-") for g in given)
             raise UsageError(
                 f"--resume continues a run with its own settings; {flags} cannot change. "
-                "Only --epochs, --device, --nproc, --json, --quiet and --no-plots go with "
-                "--resume."
+                "Only --epochs, --device, --nproc, --json, --quiet, --no-plots and "
+                "--[no-]tensorboard go with --resume."
             )
         if (args.resume / "checkpoint.pt").is_file():
             print(f"resuming {args.resume}" + _workers(group), flush=True)
@@ -247,10 +258,14 @@ def _run_train(args, group) -> int:
             print(f"restarting {args.resume} from epoch 0: it was stopped before its first "
                   "checkpoint" + _workers(group), flush=True)
         result = resume_run(args.resume, epochs=args.epochs, device=args.device,
-                            progress=progress, log=log, plots=plots, group=group)
+                            progress=progress, log=log, plots=plots, group=group,
+                            tensorboard=args.tensorboard)
         return _report(result.summary, result.run_dir, args.json)
     config = config_from_args(args)
     check_compatible(config)
+    if args.folds and args.tensorboard:
+        raise UsageError("--tensorboard logs the epochs of one run; --folds trains K models "
+                         "and keeps none. Leave out --tensorboard (or --folds).")
     if args.folds:
         print(_header(config, f"{args.folds}-fold cross-validation"), flush=True)
         summary = cross_validate(config, args.folds, args.out, progress=progress, log=log,

@@ -17,14 +17,16 @@ __all__ = ["TrainSettings", "RunConfig", "book_settings"]
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """How long and how to train: epochs, batch size, seed, device, and whether softmax
-    regression trains with the compiled step (:mod:`shallownet.training.kernel`)."""
+    """How long and how to train: epochs, batch size, seed, device, whether softmax
+    regression trains with the compiled step (:mod:`shallownet.training.kernel`), and
+    whether the run also writes TensorBoard events (:mod:`shallownet.training.tensorboard`)."""
 
     epochs: int = 10
     batch_size: int = 256
     seed: int = 0
     device: str = "auto"
     kernel: bool = False
+    tensorboard: bool = False  # also log to RUN_DIR/tensorboard (needs the tensorboard package)
 
     def check(self) -> TrainSettings:
         for name, minimum in (("epochs", 1), ("batch_size", 1)):
@@ -37,8 +39,9 @@ class TrainSettings:
             raise UsageError(f"--seed must be a whole number of 0 or more, not {self.seed!r}.")
         if not isinstance(self.device, str):
             raise UsageError(f"--device must be a name such as cpu, not {self.device!r}.")
-        if not isinstance(self.kernel, bool):
-            raise UsageError(f"kernel must be true or false, not {self.kernel!r}.")
+        for name in ("kernel", "tensorboard"):
+            if not isinstance(getattr(self, name), bool):
+                raise UsageError(f"{name} must be true or false, not {getattr(self, name)!r}.")
         return self
 
 

@@ -132,6 +132,8 @@ def train_run(
     """
     config = config.resolved()
     check_compatible(config)
+    if config.train.tensorboard:
+        _require_tensorboard()  # before the run directory and the data
     device = resolve_device(config.train.device)
     main = group is None or group.is_main
     path = None
@@ -168,11 +170,14 @@ def resume_run(
     plots: bool = True,
     live_plot: bool | None = None,
     group: Group | None = None,
+    tensorboard: bool | None = None,
 ) -> RunResult:
     """Continue the run in ``run_dir`` from its checkpoint up to ``epochs`` (default: its own).
 
     With the same seed the result is exactly that of an uninterrupted run (in
     a distributed run, ``group``, every rank reads the checkpoint; rank 0 writes).
+    ``tensorboard`` turns the TensorBoard log on or off from now on (default:
+    as the run had it).
     """
     run_dir = RunDir(run_dir)
     state, config, facts = _load_run(run_dir, fresh=True)
@@ -184,6 +189,8 @@ def resume_run(
         changes["epochs"] = epochs
     if device is not None:
         changes["device"] = device
+    if tensorboard is not None:
+        changes["tensorboard"] = tensorboard
     if changes:
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, **changes))
         config = config.resolved()
@@ -193,6 +200,8 @@ def resume_run(
             f"{run_dir.path} has already trained {done} epochs; --epochs "
             f"{config.train.epochs} would go back. Give --epochs {done + 1} or more."
         )
+    if config.train.tensorboard:
+        _require_tensorboard()  # before the data
     device = resolve_device(config.train.device)
     data = load_training_data(config.data, progress=progress if main else False)
     if state is None:  # stopped before its first checkpoint: start it again, same seed
@@ -260,9 +269,38 @@ def _restore(state: dict, config: RunConfig, facts: dict, device, run_dir: RunDi
     return setup
 
 
+def _require_tensorboard() -> None:
+    from shallownet.training.tensorboard import require_tensorboard
+
+    require_tensorboard()
+
+
 def _train(run_dir: RunDir, config: RunConfig, facts: dict, setup: ModelSetup,
            data: TrainingData, history: list[dict], *, device, progress, log, plots,
            live_plot, group: Group | None = None) -> RunResult:
+    """Train, with the run's TensorBoard log open around it when it has one (rank 0)."""
+    options = {"device": device, "progress": progress, "log": log, "plots": plots,
+               "live_plot": live_plot, "group": group}
+    if not (config.train.tensorboard and (group is None or group.is_main)):
+        return _fit(run_dir, config, facts, setup, data, history, tb=None, **options)
+    from shallownet.training.tensorboard import TensorBoardLog
+
+    try:
+        tb = TensorBoardLog(run_dir.tensorboard, config, history=history)
+    except OutputError as exc:
+        raise OutputError(f"{exc} Once it is, continue with shallownet train --resume "
+                          f"{shlex.quote(str(run_dir.path))} (add --no-tensorboard to go on "
+                          "without the log).") from None
+    except KeyboardInterrupt as exc:
+        _interrupted(exc, run_dir, f"the checkpoint of epoch {len(history)} is saved"
+                     if run_dir.checkpoint.exists() else "it starts again from epoch 0")
+    with tb:  # flushed and closed however training ends
+        return _fit(run_dir, config, facts, setup, data, history, tb=tb, **options)
+
+
+def _fit(run_dir: RunDir, config: RunConfig, facts: dict, setup: ModelSetup,
+         data: TrainingData, history: list[dict], *, tb, device, progress, log, plots,
+         live_plot, group: Group | None = None) -> RunResult:
     main = group is None or group.is_main  # only rank 0 writes
     full = {**config.to_dict(), "dataset": facts}
     columns = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds")
@@ -281,6 +319,8 @@ def _train(run_dir: RunDir, config: RunConfig, facts: dict, setup: ModelSetup,
                             config=full, epoch=epoch, history=records)
             saved[0] = epoch
             run_dir.write_metrics(records, columns=columns)
+            if tb is not None and records:  # after the checkpoint: never an epoch it lacks
+                tb.epoch(records[-1])
 
     trainer = Trainer(config.train.epochs, config.train.batch_size, seed=config.train.seed,
                       device=device, progress=progress, log=log, live_plot=live_plot,
@@ -310,15 +350,19 @@ def _train(run_dir: RunDir, config: RunConfig, facts: dict, setup: ModelSetup,
     if not main:
         return RunResult(run_dir=run_dir, config=config, history=history, summary=summary)
     run_dir.write_metrics(history, {"final": summary, **report}, columns=columns)
-    if plots:
-        try:
-            _draw(run_dir, setup, data, trainer, history, report, config)
-        except OutputError as exc:
-            raise OutputError(
-                f"{exc} Training is complete and its checkpoint and metrics are saved in "
-                f"{run_dir.path}; to draw the figures once there is room, run "
-                f"shallownet train --resume {shlex.quote(str(run_dir.path))}"
-            ) from None
+    try:
+        figures = _draw(run_dir, setup, data, trainer, history, report, config) if plots else {}
+        if tb is not None:
+            tb.figures(figures, step=len(history))
+            tb.hparams(summary)
+    except OutputError as exc:
+        what = " and ".join(["draw the figures"] * bool(plots)
+                            + ["log to TensorBoard"] * (tb is not None))
+        raise OutputError(
+            f"{exc} Training is complete and its checkpoint and metrics are saved in "
+            f"{run_dir.path}; to {what} once there is room, run "
+            f"shallownet train --resume {shlex.quote(str(run_dir.path))}"
+        ) from None
     return RunResult(run_dir=run_dir, config=config, history=history, summary=summary)
 
 
@@ -351,7 +395,8 @@ def _final_figures(trainer: Trainer, setup: ModelSetup, data: TrainingData, conf
 
 
 def _draw(run_dir: RunDir, setup, data: TrainingData, trainer: Trainer, history, report,
-          config: RunConfig) -> None:
+          config: RunConfig) -> dict[str, Path]:
+    """Draw the run's figures into its directory; return the PNG files by name."""
     import matplotlib.pyplot as plt
 
     from shallownet.plots.confusion import plot_confusion_matrix
@@ -360,17 +405,17 @@ def _draw(run_dir: RunDir, setup, data: TrainingData, trainer: Trainer, history,
     from shallownet.plots.training import plot_training_curves
 
     title = f"{config.model.model} ({config.model.impl}) on {Path(data.name).name}"
-    figures = []
+    figures, pngs = [], {}
     if history:
         fig = plot_training_curves(history, total_epochs=config.train.epochs, title=title)
         figures.append(fig)
-        save_figure(fig, run_dir.curves_png)
+        pngs["curves"] = save_figure(fig, run_dir.curves_png)
         save_figure(fig, run_dir.curves_svg)
     if report:
         fig = plot_confusion_matrix(torch.tensor(report["confusion_matrix"]), data.classes,
                                     title=f"{title}: test set")
         figures.append(fig)
-        save_figure(fig, run_dir.confusion)
+        pngs["confusion"] = save_figure(fig, run_dir.confusion)
     if report and data.is_image:
         images = data.test_X[:GALLERY_SIZE]
         predicted = setup.predict_labels(trainer.predict(setup, images)).cpu()
@@ -379,9 +424,10 @@ def _draw(run_dir: RunDir, setup, data: TrainingData, trainer: Trainer, history,
             [data.classes[int(i)] for i in predicted], title=f"{title}: first test images",
         )
         figures.append(fig)
-        save_figure(fig, run_dir.gallery)
+        pngs["gallery"] = save_figure(fig, run_dir.gallery)
     for fig in figures:
         plt.close(fig)
+    return pngs
 
 
 def _displayable(images: torch.Tensor, data: TrainingData) -> torch.Tensor:

@@ -10,6 +10,7 @@
         gallery.png        test images with true and predicted labels (image data)
         confusion.png      confusion matrix (classifiers)
         checkpoint.pt      weights, optimiser state, config, epoch (after every epoch)
+        tensorboard/       TensorBoard event files (train --tensorboard)
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class RunDir:
     gallery = property(lambda self: self.path / "gallery.png")
     confusion = property(lambda self: self.path / "confusion.png")
     checkpoint = property(lambda self: self.path / "checkpoint.pt")
+    tensorboard = property(lambda self: self.path / "tensorboard")
 
     def check_new(self) -> RunDir:
         """Refuse a directory that already holds a run, or a file in its place."""
