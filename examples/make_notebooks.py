@@ -86,9 +86,7 @@ def with_parameters(nb: nbformat.NotebookNode, **values) -> nbformat.NotebookNod
                  None)
     if index is None:
         raise ValueError("the notebook has no cell tagged 'parameters'")
-    names = {t.id for node in ast.walk(ast.parse(nb.cells[index].source))
-             if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
-    unknown = set(values) - names
+    unknown = set(values) - assigned_names(nb.cells[index].source)
     if unknown:
         raise ValueError(f"not parameters of this notebook: {', '.join(sorted(unknown))}")
     source = "\n".join(f"{name} = {value!r}" for name, value in values.items())
@@ -102,10 +100,14 @@ def parameter_names(script: Path) -> set[str]:
     """The names the parameters cell of ``script`` assigns."""
     for cell in cells(script.read_text(encoding="utf-8")):
         if PARAMETERS in cell["tags"]:
-            return {t.id for node in ast.walk(ast.parse(cell["source"]))
-                    if isinstance(node, ast.Assign) for t in node.targets
-                    if isinstance(t, ast.Name)}
+            return assigned_names(cell["source"])
     return set()
+
+
+def assigned_names(source: str) -> set[str]:
+    """The names ``source`` assigns with ``name = ...``."""
+    return {t.id for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Assign)
+            for t in node.targets if isinstance(t, ast.Name)}
 
 
 def main(argv: list[str]) -> int:
