@@ -14,7 +14,7 @@ import torch
 from shallownet.registry import ModelConfig, build
 from shallownet.training import Trainer
 from shallownet.training import trainer as trainer_module
-from shallownet.training.distributed import from_environment, shard
+from shallownet.training.distributed import from_environment, leave, shard
 from tests.training.test_trainer import blobs
 
 
@@ -47,6 +47,7 @@ def main(out: str, model: str, impl: str) -> None:
     if group.is_main:
         torch.save({"state": setup.model.state_dict(), "history": history,
                     "step_kind": trainer.step_kind}, out)
+    leave()
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from shallownet.training import Trainer
-from shallownet.training.distributed import _describe, shard, shard_sizes
+from shallownet.training.distributed import _describe, leave, shard, shard_sizes
 from tests.cli.clitools import last_json
 from tests.conftest import write_tiny_dataset
 from tests.training.distributed_worker import problem
@@ -30,6 +30,24 @@ def test_shards_split_a_batch_evenly_and_disjointly(size, world):
     parts = [shard(rows, r, world) for r in range(world)]
     assert torch.equal(torch.cat(parts), rows)
     assert max(map(len, parts)) - min(map(len, parts)) <= 1
+
+
+def test_leave_destroys_the_process_group_once(tmp_path):
+    """Workers leave the group before exiting (a group torn down at interpreter exit can
+    abort the process); leaving twice, or without a group, does nothing."""
+    import torch.distributed as dist
+
+    leave()  # no group: nothing to do
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0,
+                            world_size=1)
+    try:
+        assert dist.is_initialized()
+        leave()
+        assert not dist.is_initialized()
+        leave()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
 
 
 @pytest.mark.parametrize(("n", "batch", "world"), [(150, 16, 2), (60000, 256, 2), (10, 4, 3)])

@@ -185,17 +185,25 @@ def config_from_args(args) -> RunConfig:
 
 
 def run_train(args) -> int:
-    from shallownet.training.distributed import from_environment, in_distributed_launch, launch
+    from shallownet.training.distributed import (
+        from_environment,
+        in_distributed_launch,
+        launch,
+        leave,
+    )
 
     if in_distributed_launch():  # one of the workers that --nproc or torchrun started
         group = from_environment(resolve_device(args.device or "auto"))
-        _check_distributable(args, group.world_size)
-        if group.is_main:
-            return _run_train(args, group)
-        with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet), \
-                warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # rank 0 says it once
-            return _run_train(args, group)
+        try:
+            _check_distributable(args, group.world_size)
+            if group.is_main:
+                return _run_train(args, group)
+            with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet), \
+                    warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # rank 0 says it once
+                return _run_train(args, group)
+        finally:
+            leave()
     if args.nproc > 1:
         _check_distributable(args, args.nproc)
         if args.resume is None:  # refuse what the workers would refuse, before starting them

@@ -35,8 +35,8 @@ import torch.distributed as dist
 
 from shallownet.errors import ShallownetError, UsageError
 
-__all__ = ["Group", "DistributedStep", "from_environment", "shard", "shard_sizes", "launch",
-           "WorkerFailed", "TIMEOUT_SECONDS"]
+__all__ = ["Group", "DistributedStep", "from_environment", "leave", "shard", "shard_sizes",
+           "launch", "WorkerFailed", "TIMEOUT_SECONDS"]
 
 #: how long a collective waits for the other ranks before it fails (SHALLOWNET_DIST_TIMEOUT)
 TIMEOUT_SECONDS = 120
@@ -104,6 +104,17 @@ def from_environment(device: torch.device | str = "cpu") -> Group | None:
         local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
     return Group(rank, world, local_rank)
+
+
+def leave() -> None:
+    """Leave the process group, if this process joined one, before the process ends.
+
+    Without it the group is torn down while Python shuts down, and gloo's
+    worker threads can then abort the process (SIGABRT, "terminate called
+    without an active exception") after its work is done.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def shard(rows: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:
