@@ -12,14 +12,13 @@ is shown twice). :func:`show` puts one in front of the reader:
 
 from __future__ import annotations
 
-import io
 import os
 import re
 from pathlib import Path
 
 from shallownet.errors import UsageError
 from shallownet.plots.images import save_figure
-from shallownet.plots.training import in_notebook
+from shallownet.plots.training import in_notebook, png_image
 
 __all__ = ["show", "FIGURES_ENV", "DEFAULT_FIGURES"]
 
@@ -49,11 +48,9 @@ def show(fig, name: str, *, dpi: int = 100) -> Path | None:
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise UsageError(f"a figure name is letters, digits, '.', '_' and '-', not {name!r}.")
     if in_notebook():
-        from IPython.display import Image, display
+        from IPython.display import display
 
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=dpi)
-        display(Image(data=buffer.getvalue(), format="png"))
+        display(png_image(fig, dpi))
         return None
     path = Path(os.environ.get(FIGURES_ENV) or DEFAULT_FIGURES) / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -205,6 +205,15 @@ def in_notebook() -> bool:
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
+def png_image(fig, dpi: int):
+    """``fig`` rendered as a PNG, as an IPython ``Image`` a notebook cell displays."""
+    from IPython.display import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return Image(data=buffer.getvalue(), format="png")
+
+
 class LivePlot:
     """Training curves that redraw in place in a notebook cell, one update per epoch.
 
@@ -247,13 +256,11 @@ class LivePlot:
         """Redraw the curves for ``history`` (ignored when disabled, closed or empty)."""
         if not self.enabled or len(history) == 0:
             return
-        from IPython.display import Image, display
+        from IPython.display import display
 
         fig = plot_training_curves(history, total_epochs=self.total_epochs, title=self.title)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=self.dpi)
+        image = png_image(fig, self.dpi)
         fig.clear()
-        image = Image(data=buffer.getvalue(), format="png")
         if self._handle is None:
             self._handle = display(image, display_id=True)
         else:
