@@ -47,8 +47,8 @@ def main(out: str, model: str, impl: str) -> None:
     if group.is_main:
         torch.save({"state": setup.model.state_dict(), "history": history,
                     "step_kind": trainer.step_kind}, out)
-    leave()
 
 
 if __name__ == "__main__":
     main(*sys.argv[1:])
+    leave()  # after main: its model, DDP wrapper and trainer are garbage by now

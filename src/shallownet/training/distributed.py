@@ -23,6 +23,7 @@ figures of the whole data set.
 from __future__ import annotations
 
 import datetime
+import gc
 import logging
 import os
 import signal
@@ -111,9 +112,13 @@ def leave() -> None:
 
     Without it the group is torn down while Python shuts down, and gloo's
     worker threads can then abort the process (SIGABRT, "terminate called
-    without an active exception") after its work is done.
+    without an active exception") after its work is done. A
+    ``DistributedDataParallel`` wrapper keeps the group alive too, and sits in
+    reference cycles (its autograd hooks), so the garbage is collected first:
+    call this once the training objects are out of scope.
     """
     if dist.is_available() and dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()
 
 
