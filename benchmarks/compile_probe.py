@@ -22,12 +22,13 @@ from shallownet.training.data import load_training_data
 from shallownet.training.fused import FusedStep
 
 
-def epochs(step, loader: ArrayLoader, out: torch.Tensor, count: int) -> list[float]:
+def epochs(train, loader: ArrayLoader, out: torch.Tensor, count: int) -> list[float]:
+    """Seconds of each of ``count`` epochs of ``train(X, y, out)`` (a step's batch update)."""
     times = []
     for _ in range(count):
         start, begin = 0, time.perf_counter()
         for X, y in loader:
-            step(X, y, out[start : start + len(y)])
+            train(X, y, out[start : start + len(y)])
             start += len(y)
         times.append(time.perf_counter() - begin)
     return times
@@ -48,10 +49,10 @@ def main() -> None:
     for name in ("eager", "torch.compile"):
         setup = build(ModelConfig(model=args.model, impl="concise"),
                       input_shape=data.input_shape, num_outputs=data.num_outputs, seed=0)
-        step = FusedStep(setup)
+        train = FusedStep(setup).train
         if name == "torch.compile":
-            step = torch.compile(step, dynamic=False)
-        times = epochs(step, loader, out, 1 + args.epochs)
+            train = torch.compile(train, dynamic=False)
+        times = epochs(train, loader, out, 1 + args.epochs)
         steady[name] = min(times[1:])
         print(f"| {name} | {times[0]:.2f} | {steady[name]:.3f} | "
               f"{steady['eager'] / steady[name]:.2f}× |", flush=True)

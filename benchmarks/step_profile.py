@@ -40,8 +40,7 @@ def main() -> None:
     setup = build(ModelConfig(model=args.model, impl=args.impl), input_shape=data.input_shape,
                   num_outputs=data.num_outputs, seed=0)
     options = {"seed": 0, "device": "cpu", "progress": False, "log": False,
-               "live_plot": False, "fused": args.step != "autograd",
-               "kernel": args.step == "kernel"}
+               "live_plot": False, "step": args.step}
     Trainer(1, 256, **options).fit(setup, data)  # warm up
     trainer = Trainer(1 + args.epochs, 256, **options)
     start = time.perf_counter()
@@ -54,8 +53,9 @@ def main() -> None:
         kind = next((k for k, names in KINDS.items() if event.key in names), "other operations")
         totals[kind] += event.self_cpu_time_total / 1e6 / args.epochs
     totals["Python and the loop (the rest of the wall time)"] = wall - sum(totals.values())
-    print(f"{args.model} {args.impl}, {trainer.step_kind} step: {wall * 1000:.0f} ms per epoch "
-          "(training and the test pass); operations timed by the profiler in a second run\n")
+    print(f"{args.model} {args.impl}, {trainer.step_choice.name} step: {wall * 1000:.0f} ms per "
+          "epoch (training and the test pass); operations timed by the profiler in a second "
+          "run\n")
     print("| where | ms per epoch | share |")
     print("| --- | --- | --- |")
     for kind, seconds in sorted(totals.items(), key=lambda kv: -kv[1]):

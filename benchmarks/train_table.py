@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from shallownet.registry import ModelConfig
-from shallownet.training import DataSpec, RunConfig, TrainSettings, book_settings, train_run
+from shallownet.training import DataSpec, RunConfig, TrainSettings, train_run
 
 ROWS = [
     ("linreg", {}, "synthetic-linear"),
@@ -46,19 +46,17 @@ def main() -> None:
     only = set(args.only.split(",")) if args.only else None
     root = args.out or Path(tempfile.mkdtemp(prefix="train-table-"))
     rows = []
-    print("| model | impl | data | epochs | train loss | train acc | test acc | seconds |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| model | impl | step | data | epochs | train loss | train acc | test acc | seconds |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for model, options, data in ROWS:
         if only and model not in only:
             continue
         for impl in ("scratch", "concise"):
             if options.get("backward") == "hand" and impl == "concise":
                 continue
-            book = book_settings(model, data)
-            epochs = 1 if args.quick else book["epochs"]
             spec = DataSpec(name=data, max_train=6000 if args.quick else None)
             config = RunConfig(ModelConfig(model=model, impl=impl, **options), spec,
-                               TrainSettings(epochs=epochs, batch_size=book["batch_size"]))
+                               TrainSettings(epochs=1 if args.quick else None))
             name = f"{model}-{impl}-{len(rows)}"
             result = train_run(config, root / name, progress=False, log=False, plots=False)
             s = result.summary
@@ -66,7 +64,7 @@ def main() -> None:
             acc = f"{s['train_acc']:.3f}" if "train_acc" in s else "—"
             test = f"{s['test_acc']:.3f}" if "test_acc" in s else (
                 f"w err {s['w_error']:.1e}, b err {s['b_error']:.1e}")
-            print(f"| {describe(model, options)} | {impl} | {data} | {s['epochs']} | "
+            print(f"| {describe(model, options)} | {impl} | {s['step']} | {data} | {s['epochs']} | "
                   f"{s['train_loss']:.4f} | {acc} | {test} | {s['seconds']:.1f} |", flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))

@@ -9,9 +9,11 @@
 # Set `csv_path` to your copy of `diabetes.csv` (8 feature columns, then the
 # target, no header). Without one, this notebook writes a file of the same
 # shape, drawn from a known logistic model so that we can see how close the
-# fit gets to the truth.
+# fit gets to the truth. The generated file and the run directory go to a
+# temporary directory, so nothing is left in the working directory.
 
 # %%
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,12 +23,13 @@ from shallownet.registry import ModelConfig
 from shallownet.training import DataSpec, RunConfig, TrainSettings, load_training_data, train_run
 
 # %% tags=["parameters"]
-csv_path = None  # None: write a diabetes-style file, diabetes-style.csv
+csv_path = None  # None: write a diabetes-style file in a temporary directory
 num_epochs = 100
 batch_size = 32
 lr = 0.1
 
 # %%
+workdir = Path(tempfile.mkdtemp(prefix="shallownet-diabetes-"))
 if csv_path is None:
     rng = np.random.default_rng(0)
     true_w = np.array([1.5, 2.0, -0.5, 0.0, 0.3, 1.8, 0.9, 0.6])
@@ -34,7 +37,7 @@ if csv_path is None:
     X = rng.uniform(-1, 1, size=(759, 8))
     y = (rng.uniform(size=759) < 1 / (1 + np.exp(-(X @ true_w + true_b)))).astype(int)
     rows = [",".join(f"{v:.6f}" for v in x) + f",{t}" for x, t in zip(X, y, strict=True)]
-    csv_path = Path("diabetes-style.csv")
+    csv_path = workdir / "diabetes-style.csv"
     csv_path.write_text("\n".join(rows) + "\n")
 print(Path(csv_path).read_text().splitlines()[0])
 
@@ -82,14 +85,15 @@ print(f"by hand: test accuracy {accuracy.item():.3f}")
 # %% [markdown]
 # ## One call: a run, as `shallownet train --model logreg --data diabetes.csv`
 #
-# The run directory keeps the config, the metrics of every epoch, a
-# checkpoint, the curves and the confusion matrix.
+# The run directory (in the temporary directory, beside the generated CSV)
+# keeps the config, the metrics of every epoch, a checkpoint, the curves and
+# the confusion matrix.
 
 # %%
 config = RunConfig(model=ModelConfig(model="logreg", lr=lr),
                    data=DataSpec(name=str(csv_path)),
                    train=TrainSettings(epochs=num_epochs, batch_size=batch_size))
-result = train_run(config, log=False)
+result = train_run(config, workdir / "run", log=False)
 print({k: round(v, 3) for k, v in result.summary.items() if k.endswith(("loss", "acc"))})
 print("run directory:", result.run_dir)
 print("written:", sorted(p.name for p in result.run_dir.path.iterdir()))

@@ -11,7 +11,6 @@ import pytest
 
 from shallownet.atomic import (
     atomic_path,
-    json_safe,
     remove_temporaries,
     write_bytes,
     write_json,
@@ -124,15 +123,6 @@ def test_nan_and_inf_become_null_in_json(tmp_path):
     assert "NaN" not in text and "Infinity" not in text
     assert json.loads(text) == {"loss": None, "nested": {"x": [1.0, None, None]},
                                 "tuple": [None, 2]}
-
-
-def test_json_safe_leaves_finite_values_and_other_types_alone():
-    obj = {"a": 1.25, "b": -0.0, "c": 3, "d": "nan", "e": None, "f": True,
-           "g": [[math.nan], {"h": math.inf}]}
-    assert json_safe(obj) == {"a": 1.25, "b": -0.0, "c": 3, "d": "nan", "e": None, "f": True,
-                              "g": [[None], {"h": None}]}
-    assert json_safe(math.nan) is None
-    assert json_safe(2.5) == 2.5
 
 
 def test_a_path_under_an_existing_file_is_an_output_error_naming_it(tmp_path):

@@ -111,7 +111,7 @@ def test_format_value_precise_tells_close_floats_apart():
     ("data", "max_train", None, "max train all"),
     ("data", "max_train", 2000, "max train 2000"),
     ("data", "data_dir", "/srv/copies/fmnist", "data dir fmnist"),
-    ("train", "kernel", True, "kernel"),
+    ("train", "step", "kernel", "kernel step"),
     ("train", "a_future_key", 7, "a future key 7"),
 ])
 def test_describe_setting(section, key, value, text):
@@ -311,7 +311,7 @@ def test_a_run_without_a_finished_epoch_is_refused(tmp_path, lr_runs, csv_text):
         run_dir.metrics_csv.write_text(csv_text)
     with pytest.raises(RunConfigError, match="new has no finished epoch yet") as info:
         compare_runs([lr_runs[0], run_dir.path])
-    assert "shallownet train --resume" in str(info.value)
+    assert f"resume_run({str(run_dir.path)!r})" in str(info.value)
 
 
 @pytest.mark.parametrize("csv_text, message", [

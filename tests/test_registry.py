@@ -324,8 +324,8 @@ def test_bad_config_values_are_usage_errors_naming_the_problem(config, match):
 @pytest.mark.parametrize(
     ("model", "num_outputs", "match"),
     [
-        ("logreg", 10, "logistic regression separates two classes, but the data has 10"),
-        ("logreg", 1, "logistic regression separates two classes, but the data has 1"),
+        ("logreg", 10, "logreg separates two classes, but the data has 10"),
+        ("logreg", 1, "logreg separates two classes, but the data has 1"),
         ("linreg", 2, "linreg predicts one value per example, not 2"),
         ("linreg", 10, "linreg predicts one value per example, not 10"),
         ("softmax", 1, "a classifier needs at least 2 classes, not 1"),

@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from shallownet.errors import OutputError
+from shallownet.jsonutil import json_safe
 
-__all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "json_safe",
-           "remove_temporaries"]
+__all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "remove_temporaries"]
 
 _SUFFIX = ".tmp"
 
@@ -101,14 +101,3 @@ def write_text(path: str | os.PathLike, text: str, *, what: str = "file") -> Pat
 def write_json(path: str | os.PathLike, obj, *, what: str = "file") -> Path:
     """Write ``obj`` as indented JSON to ``path`` atomically (nan/inf refused by JSON: null)."""
     return write_text(path, json.dumps(json_safe(obj), indent=2) + "\n", what=what)
-
-
-def json_safe(obj):
-    """``obj`` with every nan and inf float replaced by None (JSON has neither)."""
-    if isinstance(obj, float):
-        return obj if obj == obj and obj not in (float("inf"), float("-inf")) else None
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [json_safe(v) for v in obj]
-    return obj

@@ -1,7 +1,7 @@
 """Several runs side by side: what differs in their configs, their final figures, their curves.
 
-The exploration that follows the chapter — train with ``--lr 0.01``, ``0.1``
-and ``1``, then look at the three together::
+The exploration that follows the chapter — train with ``lr`` 0.01, 0.1 and 1,
+then look at the three together::
 
     >>> comparison = compare_runs(["runs/a", "runs/b", "runs/c"])  # doctest: +SKIP
     >>> comparison.labels                                           # doctest: +SKIP
@@ -18,28 +18,25 @@ in progress is compared over the epochs it has finished.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import json
 import math
 import os
 import re
-import shlex
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from shallownet.errors import RunConfigError, UsageError
+from shallownet.errors import Hint, RunConfigError, UsageError
 from shallownet.training.config import RunConfig
-from shallownet.training.rundir import RunDir
+from shallownet.training.rundir import FIGURE_COLUMNS, RunDir
 
 __all__ = ["ComparedRun", "Comparison", "compare_runs", "read_run", "format_value",
            "describe_setting", "setting_name", "varied_settings", "label_runs"]
 
+#: The final figures of a run, in table order: a single run's (not cross-validation's).
+FIGURES = tuple(c for c in FIGURE_COLUMNS if not c.startswith("val_"))
 #: The per-epoch columns of ``metrics.csv`` a comparison reads (others are ignored).
-METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "w_error", "b_error", "seconds")
-#: The final figures of a run, in table order.
-FIGURES = ("train_loss", "train_acc", "test_loss", "test_acc", "w_error", "b_error")
+METRICS = (*FIGURES, "seconds")
 
 
 # --------------------------------------------------------------------------- values and names
@@ -147,7 +144,7 @@ SETTINGS: dict[tuple[str, str], tuple[str, Callable[[object, bool], str]]] = {
     ("train", "batch_size"): ("batch", _named("batch")),
     ("train", "seed"): ("seed", _named("seed")),
     ("train", "device"): ("device", _bare),
-    ("train", "kernel"): ("kernel", _flag("kernel", "no kernel")),
+    ("train", "step"): ("step", _then("step")),
 }
 
 
@@ -185,7 +182,7 @@ def varied_settings(configs: Sequence[RunConfig]) -> list[tuple[str, str]]:
               if k not in IGNORED and any(f[k] != flat[0][k] for f in flat[1:])]
     seeds = (("data", "seed"), ("train", "seed"))
     if all(k in varied for k in seeds) and all(f[seeds[0]] == f[seeds[1]] for f in flat):
-        varied.remove(("data", "seed"))  # --seed sets both: show it once
+        varied.remove(("data", "seed"))  # the command line's seed sets both: show it once
     return varied
 
 
@@ -293,85 +290,31 @@ def read_run(path: str | os.PathLike) -> ComparedRun:
         raise RunConfigError(
             f"{run_dir.path} is a {raw['folds']}-fold cross-validation run: its curves are "
             "per fold, on validation folds, and do not line up with a single run's. Compare "
-            "runs trained without --folds (its mean validation figures are in "
-            f"{run_dir.metrics_json})."
+            f"runs trained without {Hint('folds')} (its mean validation figures are in "
+            f"{run_dir.metrics_json}).", hints=[Hint("folds")]
         )
     settings = {k: v for k, v in raw.items() if k in ("model", "data", "train")}
     config = RunConfig.from_dict(settings, source=str(run_dir.config))
-    columns, history = _read_metrics(run_dir)
+    columns, history = run_dir.read_metrics()
+    history = [{k: v for k, v in r.items() if k in METRICS or k == "epoch"} for r in history]
     if not history:
+        resume = Hint.call("resume_run", run_dir.path)
         raise RunConfigError(
             f"{run_dir.path} has no finished epoch yet ({run_dir.metrics_csv.name} has no "
-            "rows): it stopped before its first epoch ended, or is still in it. Resume it with "
-            f"shallownet train --resume {shlex.quote(str(run_dir.path))}, or compare it once "
-            "an epoch is done."
+            f"rows): it stopped before its first epoch ended, or is still in it. Resume it with "
+            f"{resume}, or compare it once an epoch is done.", hints=[resume]
         )
     task = "classification" if {"train_acc", "test_acc"} & set(columns) else "regression"
-    final = _final_summary(run_dir)
+    final = run_dir.read_final()
     planned = max(config.train.epochs, history[-1]["epoch"])
     if final is not None and isinstance(final.get("epochs"), int):
-        planned = max(planned, final["epochs"])  # resumed with more --epochs than config.json
+        planned = max(planned, final["epochs"])  # resumed with more epochs than config.json
     if planned != config.train.epochs:
         config = dataclasses.replace(config,
                                      train=dataclasses.replace(config.train, epochs=planned))
     return ComparedRun(path=run_dir.path, config=config, task=task, history=tuple(history),
                        planned_epochs=planned, complete=final is not None,
                        label=run_dir.path.name or str(run_dir.path))
-
-
-def _read_metrics(run_dir: RunDir) -> tuple[list[str], list[dict]]:
-    """The header and the rows of ``metrics.csv`` (none if there is no file yet)."""
-    path = run_dir.metrics_csv
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            columns = list(reader.fieldnames or [])
-            rows = list(reader)
-    except FileNotFoundError:
-        return [], []
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise RunConfigError(f"cannot read {path}: {exc}.") from exc
-    if rows and "epoch" not in columns:
-        raise RunConfigError(f"{path} has no epoch column; it is not a shallownet metrics file.")
-    history = []
-    for line, row in enumerate(rows, start=2):
-        record = {"epoch": _cell(row, "epoch", path, line, integer=True)}
-        for key in METRICS:
-            if key in columns:
-                record[key] = _cell(row, key, path, line)
-        if history and record["epoch"] <= history[-1]["epoch"]:
-            raise RunConfigError(
-                f"{path}, line {line}: epoch {record['epoch']} follows epoch "
-                f"{history[-1]['epoch']}; the epochs of a metrics file must increase."
-            )
-        history.append(record)
-    return columns, history
-
-
-def _cell(row: dict, key: str, path: Path, line: int, *, integer: bool = False):
-    text = (row.get(key) or "").strip()
-    if not text and not integer:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = None
-    if value is None or (integer and not (value.is_integer() and value >= 1)):
-        what = "a whole number of at least 1" if integer else "a number"
-        raise RunConfigError(
-            f"{path}, line {line}: {key} is {text!r}, not {what}. The file is damaged; "
-            "train the run again, or leave it out of the comparison."
-        )
-    return int(value) if integer else value
-
-
-def _final_summary(run_dir: RunDir) -> dict | None:
-    """``metrics.json``'s final figures, or None while the run is unfinished (or unreadable)."""
-    try:
-        final = json.loads(run_dir.metrics_json.read_text(encoding="utf-8")).get("final")
-    except (OSError, ValueError, AttributeError, RecursionError):
-        return None
-    return final if isinstance(final, dict) else None
 
 
 # --------------------------------------------------------------------------- the comparison

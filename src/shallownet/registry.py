@@ -1,7 +1,11 @@
-"""One table from ``--model NAME --impl scratch|concise`` to a model, its loss and its optimiser.
+"""One table from a model's name and tier to the model, its loss, its optimiser and what it can do.
 
-The trainer and the CLI call :func:`build` and use the returned
-:class:`ModelSetup`; they never branch on a model's name.
+The trainer, the CLI and the scikit-learn estimators call :func:`build` and use
+the returned :class:`ModelSetup`, and ask an entry's capabilities
+(:class:`ModelEntry`: the data it needs, the training steps it has) and
+:func:`check_compatible` whether it can train on some data; they never branch
+on a model's name or tier. The book's epochs, batch sizes and learning rates
+are in the table beside this one, :mod:`shallownet.defaults`.
 
 >>> setup = build(ModelConfig(model="mlp", impl="scratch"), input_shape=(1, 28, 28),
 ...               num_outputs=10, seed=0)
@@ -20,7 +24,8 @@ import torch
 from torch import nn
 
 from shallownet import concise, scratch
-from shallownet.errors import UsageError
+from shallownet.defaults import DATA_KINDS, book_defaults
+from shallownet.errors import Hint, UsageError
 from shallownet.init import SCHEMES, initialize
 from shallownet.scratch.models import mlp_has_hand_backward
 from shallownet.typecheck import check_fields
@@ -29,17 +34,44 @@ __all__ = [
     "ModelConfig",
     "ModelEntry",
     "ModelSetup",
+    "DataTraits",
+    "Tier",
     "MODELS",
+    "TIERS",
     "IMPLS",
     "OPTIMIZERS",
     "build",
     "build_optimizer",
+    "check_compatible",
+    "model_entry",
     "scratch_loss",
+    "why_no_fused_step",
+    "why_no_compiled_step",
 ]
 
-IMPLS = ("scratch", "concise")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 TASKS = ("regression", "classification", "binary")
+
+
+@dataclass(frozen=True)
+class Tier:
+    """One of the two implementations every model has."""
+
+    name: str
+    summary: str
+    #: data-parallel runs wrap the model in ``DistributedDataParallel`` (torch.nn modules
+    #: and torch.optim), rather than summing each gradient over the processes by hand
+    ddp: bool
+
+
+TIERS: dict[str, Tier] = {
+    tier.name: tier
+    for tier in (
+        Tier("scratch", "the chapter's formulas with plain tensors", ddp=False),
+        Tier("concise", "torch.nn / torch.optim", ddp=True),
+    )
+}
+IMPLS = tuple(TIERS)
 
 
 @dataclass(frozen=True)
@@ -69,12 +101,18 @@ class ModelConfig:
     eps: float = 1e-8  # for optimizer=adam
     weight_decay: float = 0.0  # L2 penalty ½ wd ||W||² on weights (not biases)
 
-    def resolved(self) -> ModelConfig:
-        """A copy with every default filled in and every value checked."""
+    def resolved(self, kind: str | None = None) -> ModelConfig:
+        """A copy with every default filled in and every value checked.
+
+        The learning rate comes from :mod:`shallownet.defaults` for data of
+        ``kind`` (``image``, ``table`` or ``synthetic``; default: the kind the
+        model is shown on in the book, :attr:`ModelEntry.home`).
+        """
         self = check_fields(self)  # types first: the checks below compare numbers
-        entry = _entry(self.model)
+        entry = model_entry(self.model)
         if self.impl not in IMPLS:
-            raise UsageError(f"unknown implementation {self.impl!r}; choose scratch or concise.")
+            raise UsageError(f"unknown implementation {self.impl!r}; choose "
+                             f"{' or '.join(IMPLS)}.")
         if self.optimizer not in OPTIMIZERS:
             raise UsageError(
                 f"unknown optimiser {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}."
@@ -85,9 +123,10 @@ class ModelConfig:
                 f"model {self.model!r} trains with {' or '.join(entry.losses(self))}, "
                 f"not {loss!r}."
             )
-        lr = self.lr if self.lr is not None else (
-            1e-3 if self.optimizer == "adam" else entry.default_lr
-        )
+        if kind is not None and kind not in DATA_KINDS:
+            raise UsageError(f"unknown data kind {kind!r}; choose one of {', '.join(DATA_KINDS)}.")
+        lr = self.lr if self.lr is not None else book_defaults(
+            self.model, kind if kind in entry.kinds else entry.home, self.optimizer).lr
         cfg = dataclasses.replace(
             self,
             hidden=tuple(int(h) for h in self.hidden),
@@ -128,11 +167,13 @@ class ModelConfig:
         if self.backward not in ("autograd", "hand"):
             raise UsageError(f"backward must be autograd or hand, not {self.backward!r}.")
         if self.backward == "hand":
-            if self.impl != "scratch":
+            if TIERS[self.impl].ddp:  # a torch.nn model: autograd is its backward
+                hint = Hint("backward", "autograd")
                 raise UsageError(
-                    "backprop by hand belongs to the scratch tier: use --impl scratch."
+                    f"backprop by hand belongs to the scratch tier, not {self.impl}: use "
+                    f"{Hint('impl', 'scratch')}, or {hint}.", hints=[Hint("impl", "scratch"), hint]
                 )
-            if not _entry(self.model).hand_backward(self):
+            if not model_entry(self.model).hand_backward(self):
                 raise UsageError(
                     "backprop by hand is written for linreg (squared loss), softmax and an "
                     "MLP with one hidden layer, no dropout and no log-softmax output; "
@@ -142,20 +183,50 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """How to build one named model in each tier."""
+    """How to build one named model in each tier, and what it needs and can do.
+
+    Attributes
+    ----------
+    task : {"regression", "classification", "binary"}
+        What it predicts: a number, one of several classes, or one of two
+        (binary: the data must have exactly two classes).
+    kinds : tuple of str
+        The kinds of data it trains on (``image``, ``table``, ``synthetic``).
+    home : str
+        The kind of data the book shows it on (whose defaults it takes when
+        no data is known).
+    options : tuple of str
+        The :class:`ModelConfig` fields that shape this model beyond the
+        common ones (a run's header names them).
+    fused_step : bool
+        Has a fused step (closed-form gradient, no autograd) when trained
+        with cross-entropy and plain SGD (see :func:`why_no_fused_step`).
+    compiled_step : bool
+        Has the compiled C++ step (:mod:`shallownet.training.kernel`).
+    hand_backward : callable
+        Whether the scratch tier has its gradient written by hand for a config.
+    """
 
     name: str
-    task: str  # regression | classification | binary
+    task: str
     summary: str
     scratch: Callable[[ModelConfig, tuple[int, ...], int], nn.Module]
     concise: Callable[[ModelConfig, tuple[int, ...], int], nn.Module]
-    default_lr: float = 0.1
+    kinds: tuple[str, ...] = ("image", "table")
+    home: str = "image"
+    options: tuple[str, ...] = ()
     default_init: str = "normal"
     losses: Callable[[ModelConfig], tuple[str, ...]] = lambda cfg: ("cross_entropy",)
     hand_backward: Callable[[ModelConfig], bool] = lambda cfg: False
+    fused_step: bool = False
+    compiled_step: bool = False
 
     def default_loss(self, cfg: ModelConfig) -> str:
         return self.losses(cfg)[0]
+
+    @property
+    def needs_images(self) -> bool:
+        return self.kinds == ("image",)
 
 
 def _features(shape: tuple[int, ...]) -> int:
@@ -169,7 +240,7 @@ MODELS: dict[str, ModelEntry] = {
             "linreg", "regression", "linear regression y = Xw + b",
             scratch=lambda c, s, q: scratch.LinearRegression(_features(s)),
             concise=lambda c, s, q: concise.linear_regression(_features(s)),
-            default_lr=0.03,
+            kinds=("synthetic", "table"), home="synthetic", options=("loss",),
             losses=lambda c: ("squared", "l1", "huber"),
             hand_backward=lambda c: c.loss == "squared",
         ),
@@ -178,6 +249,7 @@ MODELS: dict[str, ModelEntry] = {
             scratch=lambda c, s, q: scratch.SoftmaxRegression(_features(s), q),
             concise=lambda c, s, q: concise.softmax_regression(_features(s), q),
             hand_backward=lambda c: True,
+            fused_step=True, compiled_step=True,
         ),
         ModelEntry(
             "mlp", "classification", "multilayer perceptron (hidden layers, dropout)",
@@ -189,29 +261,136 @@ MODELS: dict[str, ModelEntry] = {
                 _features(s), q, c.hidden, activation=c.activation, dropout=c.dropout,
                 log_softmax=c.log_softmax,
             ),
+            options=("hidden", "activation", "dropout", "log_softmax"),
             losses=lambda c: ("nll",) if c.log_softmax else ("cross_entropy",),
             hand_backward=lambda c: mlp_has_hand_backward(c.hidden, c.dropout, c.log_softmax),
+            fused_step=True,
         ),
         ModelEntry(
             "logreg", "binary", "binary logistic regression P(y=1) = sigmoid(Xw + b)",
             scratch=lambda c, s, q: scratch.LogisticRegression(_features(s)),
             concise=lambda c, s, q: concise.logistic_regression(_features(s)),
+            kinds=("table",), home="table",
             losses=lambda c: ("bce",),
         ),
         ModelEntry(
             "lenet", "classification", "LeNet-5 convolutional network",
             scratch=lambda c, s, q: scratch.LeNet(s, q, activation=c.activation, pool=c.pool),
             concise=lambda c, s, q: concise.lenet(s, q, activation=c.activation, pool=c.pool),
+            kinds=("image",), options=("activation", "pool"),
             default_init="xavier",
         ),
     )
 }
 
 
-def _entry(name: str) -> ModelEntry:
+def model_entry(name: str) -> ModelEntry:
+    """The registry's entry of the model called ``name`` (a :class:`UsageError` if none)."""
     if name not in MODELS:
         raise UsageError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}.")
     return MODELS[name]
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def why_no_fused_step(cfg: ModelConfig) -> str | None:
+    """Why ``cfg`` has no fused step (None when it has one).
+
+    The fused step (:mod:`shallownet.training.fused`) is the closed-form
+    gradient of cross-entropy on logits through a stack of linear layers,
+    applied with plain SGD.
+    """
+    if not model_entry(cfg.model).fused_step:
+        return f"{cfg.model} has no closed-form step"
+    if (cfg.loss or model_entry(cfg.model).default_loss(cfg)) != "cross_entropy":
+        return "the loss is not cross-entropy on logits"
+    if cfg.optimizer != "sgd":
+        return f"the optimiser is {cfg.optimizer}, not plain SGD"
+    if any(cfg.dropout) and "dropout" in model_entry(cfg.model).options:
+        return "the model uses dropout"
+    if cfg.backward == "hand":
+        return "the gradients are asked for by hand (backward='hand')"
+    return None
+
+
+def why_no_compiled_step(cfg: ModelConfig) -> str | None:
+    """Why ``cfg`` has no compiled step (None when it may have one: the machine decides the
+    rest, see :func:`shallownet.training.kernel.why_no_kernel`)."""
+    if not model_entry(cfg.model).compiled_step:
+        names = [name for name, e in MODELS.items() if e.compiled_step]
+        return f"the compiled step trains {' and '.join(names)} only, not {cfg.model}"
+    return why_no_fused_step(cfg)  # it computes the fused step's formulas
+
+
+# --------------------------------------------------------------------------- data
+
+
+#: data kind -> (what a model trains on, what a dataset of the kind is)
+_KINDS = {"image": ("images", "an image dataset"),
+          "table": ("tables of features", "a table of features"),
+          "synthetic": ("the synthetic data", "the synthetic regression data y = Xw + b + noise")}
+
+
+@dataclass(frozen=True)
+class DataTraits:
+    """What the compatibility check needs to know of a dataset.
+
+    ``kind`` is known from the dataset's name; ``task`` and ``num_classes``
+    once it is loaded (None before).
+    """
+
+    name: str
+    kind: str  # image | table | synthetic
+    task: str | None = None  # classification | regression
+    num_classes: int | None = None
+    classes: tuple[str, ...] | None = None
+
+
+def _models_that_fit(data: DataTraits, task: str) -> tuple[str, list[Hint]]:
+    """`` Use model='softmax' (or mlp, lenet).`` for the models that can train on ``data``
+    (those of ``task`` first), and its hint; nothing when none can."""
+    fits = [n for n, e in MODELS.items() if data.kind in e.kinds
+            and (data.task is None or (e.task == "regression") == (data.task == "regression"))
+            and (e.task != "binary" or data.num_classes in (None, 2))]
+    if not fits:
+        return "", []
+    fits.sort(key=lambda n: MODELS[n].task != task)
+    hint = Hint("model", fits[0])
+    others = f" (or {', '.join(fits[1:])})" if len(fits) > 1 else ""
+    return f" Use {hint}{others}.", [hint]
+
+
+def check_compatible(config: ModelConfig, data: DataTraits) -> None:
+    """Refuse a model that cannot train on the data: the one compatibility check.
+
+    Called before the data loads (only its kind is known) and after. A
+    regression model needs a continuous target, a classifier class labels, a
+    binary model two classes, a model of images images.
+    """
+    model = model_entry(config.model)
+    name = data.name
+    advice, hints = _models_that_fit(data, model.task)
+    if data.kind not in model.kinds:
+        allowed = " or ".join(_KINDS[kind][0] for kind in model.kinds)
+        raise UsageError(f"{model.name} ({model.summary}) trains on {allowed}, but the dataset "
+                         f"{name} is {_KINDS[data.kind][1]}.{advice}", hints=hints)
+    if data.task is None:
+        return
+    if model.task == "regression" and data.task != "regression":
+        hints.append(Hint("task", "regression"))
+        raise UsageError(f"{model.name} fits a number per example, but the target of {name} "
+                         f"has {data.num_classes} classes.{advice} Or read the target as a "
+                         f"number with {hints[-1]}.", hints=hints)
+    if model.task != "regression" and data.task == "regression":
+        hints.append(Hint("task", "classification"))
+        raise UsageError(f"{model.name} is a classifier, but the target of {name} is a "
+                         f"continuous value.{advice} Or read whole-number targets as class "
+                         f"labels with {hints[-1]}.", hints=hints)
+    if model.task == "binary" and data.num_classes != 2:
+        classes = f" ({', '.join(data.classes)})" if data.classes else ""
+        raise UsageError(f"{model.name} separates two classes, but {name} has "
+                         f"{data.num_classes}{classes}.{advice}", hints=hints)
 
 
 def scratch_loss(name: str, *, huber_delta: float = 1.0) -> Callable:
@@ -229,6 +408,11 @@ def scratch_loss(name: str, *, huber_delta: float = 1.0) -> Callable:
     return losses[name]
 
 
+#: impl -> the function giving its loss by name
+_LOSSES = {"scratch": lambda name, *, huber_delta: scratch_loss(name, huber_delta=huber_delta),
+           "concise": concise.make_loss}
+
+
 def build_optimizer(cfg: ModelConfig, model: nn.Module):
     """The optimiser of ``cfg`` over ``model``'s parameters, weight decay on weights only.
 
@@ -242,13 +426,15 @@ def build_optimizer(cfg: ModelConfig, model: nn.Module):
     ]
     groups = [g for g in groups if g["params"]]
     momentum = cfg.momentum if cfg.optimizer == "momentum" else 0.0
-    if cfg.impl == "scratch":
-        if cfg.optimizer == "adam":
-            return scratch.Adam(groups, cfg.lr, betas=cfg.betas, eps=cfg.eps)
-        return scratch.SGD(groups, cfg.lr, momentum=momentum)
+    sgd, adam = _OPTIMIZERS[cfg.impl]
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps)
-    return torch.optim.SGD(groups, lr=cfg.lr, momentum=momentum)
+        return adam(groups, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps)
+    return sgd(groups, lr=cfg.lr, momentum=momentum)
+
+
+#: impl -> (SGD class, Adam class): the scratch tier's or torch.optim's
+_OPTIMIZERS = {"scratch": (scratch.SGD, scratch.Adam),
+               "concise": (torch.optim.SGD, torch.optim.Adam)}
 
 
 @dataclass
@@ -266,6 +452,9 @@ class ModelSetup:
     input_shape : tuple of int
         Shape of one example, e.g. (1, 28, 28).
     num_outputs : int
+    hand : bool
+        The gradients come from the scratch tier's chain rule
+        (``model.hand_backward``), not from autograd.
     """
 
     config: ModelConfig
@@ -275,14 +464,22 @@ class ModelSetup:
     task: str
     input_shape: tuple[int, ...]
     num_outputs: int
-    _hand: bool = field(default=False, repr=False)
+    hand: bool = field(default=False, repr=False)
+
+    @property
+    def entry(self) -> ModelEntry:
+        return MODELS[self.config.model]
+
+    @property
+    def tier(self) -> Tier:
+        return TIERS[self.config.impl]
 
     def forward_backward(self, X: torch.Tensor, y: torch.Tensor):
         """Forward pass and the gradients of the batch's mean loss (by autograd or by hand).
 
         Returns (per-example losses, outputs), both detached.
         """
-        if self._hand:
+        if self.hand:
             losses, outputs = self.model.hand_backward(X, y)
             return losses, outputs
         outputs = self.model(X)
@@ -343,28 +540,24 @@ def build(
         Where and in what precision the parameters live.
     """
     cfg = config.resolved()
-    entry = MODELS[cfg.model]
     input_shape = tuple(int(s) for s in input_shape)
     if not input_shape or any(s < 1 for s in input_shape):
         raise UsageError(f"input_shape must be positive sizes, not {input_shape}.")
-    num_outputs = _check_outputs(entry, num_outputs)
-    model = getattr(entry, cfg.impl)(cfg, input_shape, num_outputs)
+    num_outputs = _check_outputs(MODELS[cfg.model], num_outputs)
+    model = getattr(MODELS[cfg.model], cfg.impl)(cfg, input_shape, num_outputs)
     generator = None if seed is None else torch.Generator().manual_seed(seed)
     initialize(model, cfg.init, std=cfg.init_std, value=cfg.init_value, generator=generator)
     model = model.to(device=device, dtype=dtype)
-    if cfg.impl == "scratch":
-        loss = scratch_loss(cfg.loss, huber_delta=cfg.huber_delta)
-    else:
-        loss = concise.make_loss(cfg.loss, huber_delta=cfg.huber_delta)
+    loss = _LOSSES[cfg.impl](cfg.loss, huber_delta=cfg.huber_delta)
     return ModelSetup(
         config=cfg,
         model=model,
         loss=loss,
         optimizer=build_optimizer(cfg, model),
-        task=entry.task,
+        task=MODELS[cfg.model].task,
         input_shape=input_shape,
         num_outputs=num_outputs,
-        _hand=cfg.backward == "hand",
+        hand=cfg.backward == "hand",
     )
 
 
@@ -375,9 +568,12 @@ def _check_outputs(entry: ModelEntry, num_outputs: int) -> int:
         return 1
     if entry.task == "binary":
         if num_outputs != 2:
+            others = [n for n, e in MODELS.items() if e.task == "classification"
+                      and "table" in e.kinds]
             raise UsageError(
-                f"logistic regression separates two classes, but the data has {num_outputs}: "
-                "use --model softmax or mlp for more."
+                f"{entry.name} separates two classes, but the data has {num_outputs}: use "
+                f"{Hint('model', others[0])} (or {', '.join(others[1:])}) for more.",
+                hints=[Hint("model", others[0])],
             )
         return 2
     if not (isinstance(num_outputs, numbers.Integral) and num_outputs >= 2):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from shallownet.errors import UsageError
+from shallownet.errors import Hint, UsageError
 
 __all__ = ["DEVICES", "mps_available", "resolve_device", "seed_everything", "derive_seed",
            "SHUFFLE", "DROPOUT", "TRAIN_DATA", "TEST_DATA", "FOLDS", "FOLD_RUN"]
@@ -42,18 +42,20 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise UsageError(
-                f"--device {name}: this machine (or this PyTorch build, {torch.__version__}) "
-                f"has no CUDA GPU. Use --device auto or cpu. Available: {_available()}."
+                f"device {name!r}: this machine (or this PyTorch build, {torch.__version__}) "
+                f"has no CUDA GPU. Use {Hint('device', 'auto')} or {Hint('device', 'cpu')}. "
+                f"Available: {_available()}.", hints=[Hint("device", "auto"), Hint("device", "cpu")]
             )
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise UsageError(
-                f"--device {name}: there are {torch.cuda.device_count()} CUDA devices "
+                f"device {name!r}: there are {torch.cuda.device_count()} CUDA devices "
                 f"(cuda:0..cuda:{torch.cuda.device_count() - 1})."
             )
     if device.type == "mps" and not mps_available():
         raise UsageError(
-            f"--device {name}: Apple's MPS backend is not available here. "
-            f"Use --device auto or cpu. Available: {_available()}."
+            f"device {name!r}: Apple's MPS backend is not available here. "
+            f"Use {Hint('device', 'auto')} or {Hint('device', 'cpu')}. Available: "
+            f"{_available()}.", hints=[Hint("device", "auto"), Hint("device", "cpu")]
         )
     return device
 

@@ -33,15 +33,21 @@ except ImportError as exc:  # missing, or older than 1.6 (no validate_data / tag
     ) from exc
 
 from shallownet.data.tabular import Standardizer
-from shallownet.registry import ModelConfig, ModelSetup, build
+from shallownet.registry import MODELS, ModelConfig, ModelSetup, build
 from shallownet.runtime import resolve_device
 from shallownet.training.data import TrainingData
+from shallownet.training.evaluation import predict
 from shallownet.training.trainer import Trainer
 
 __all__ = ["ShallowClassifier", "ShallowRegressor", "expected_failed_checks"]
 
-CLASSIFIER_MODELS = ("softmax", "mlp", "logreg")
-REGRESSION_LOSSES = ("squared", "l1", "huber")
+#: the registry's classifiers of feature tables
+CLASSIFIER_MODELS = tuple(name for name, entry in MODELS.items()
+                          if entry.task != "regression" and "table" in entry.kinds)
+#: the registry's regression model of feature tables
+REGRESSION_MODEL = next(name for name, entry in MODELS.items()
+                        if entry.task == "regression" and "table" in entry.kinds)
+REGRESSION_LOSSES = MODELS[REGRESSION_MODEL].losses(ModelConfig(model=REGRESSION_MODEL))
 _SEED_LIMIT = 2**31 - 1
 
 
@@ -66,8 +72,9 @@ class _ShallowEstimator(BaseEstimator):
     # -- fit ------------------------------------------------------------------------------
 
     def _fit(self, X, y):
-        _check_int("epochs", self.epochs)
-        _check_int("batch_size", self.batch_size)
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) is not None:
+                _check_int(name, getattr(self, name))
         if not isinstance(self.standardize, bool | np.bool_):
             raise ValueError(f"standardize must be True or False, not {self.standardize!r}.")
         fraction = self.validation_fraction
@@ -80,7 +87,7 @@ class _ShallowEstimator(BaseEstimator):
         X, y = validate_data(self, X, y, dtype=np.float64,
                              y_numeric=self._task == "regression")
         targets = self._targets(y)  # sets classes_ / y_mean_, y_scale_
-        config = self._model_config()
+        config = self._model_config().resolved("table")  # the book's lr for a table
         X = torch.tensor(X, dtype=torch.float64)
         train_rows, val_rows = _split(len(X), float(fraction), split_seed)
         self.scaler_ = Standardizer().fit(X[train_rows]) if self.standardize else None
@@ -92,8 +99,9 @@ class _ShallowEstimator(BaseEstimator):
             task=self._task,
             classes=None if self._task == "regression" else tuple(map(str, self.classes_)),
         )
-        trainer = Trainer(int(self.epochs), int(self.batch_size), seed=train_seed, device=device,
-                          progress=False, live_plot=False, log=bool(self.verbose))
+        trainer = Trainer(_as_int(self.epochs), _as_int(self.batch_size), seed=train_seed,
+                          device=device, progress=False, live_plot=False,
+                          log=bool(self.verbose))
         # torch.nn layers draw their (then replaced) first weights and the trainer seeds
         # dropout from torch's global generator: leave the caller's state as it was
         with torch.random.fork_rng(devices=_cuda_indices(device)):
@@ -104,7 +112,8 @@ class _ShallowEstimator(BaseEstimator):
         self.model_ = setup.model.eval()
         self.config_ = setup.config
         self.device_ = device
-        self.n_iter_ = int(self.epochs)
+        self.n_iter_ = trainer.epochs
+        self.batch_size_ = trainer.batch_size
         return self
 
     # -- predict --------------------------------------------------------------------------
@@ -114,14 +123,13 @@ class _ShallowEstimator(BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
         features = self._scaled(torch.tensor(X, dtype=torch.float64))
-        trainer = Trainer(device=self.device_, progress=False, live_plot=False, log=False)
-        return trainer.predict(self._setup(), features).cpu().double()
+        return predict(self._setup(), features, device=self.device_).cpu().double()
 
     def _setup(self) -> ModelSetup:
         """A :class:`ModelSetup` around the fitted model, enough to predict (no optimiser)."""
         return ModelSetup(config=self.config_, model=self.model_, loss=None, optimizer=None,
-                          task=self._setup_task(), input_shape=(self.n_features_in_,),
-                          num_outputs=self._num_outputs())
+                          task=MODELS[self.config_.model].task,
+                          input_shape=(self.n_features_in_,), num_outputs=self._num_outputs())
 
     def _scaled(self, X: torch.Tensor) -> torch.Tensor:
         """``X`` (float64) standardised with the training statistics, as float32."""
@@ -170,17 +178,20 @@ class ShallowClassifier(ClassifierMixin, _ShallowEstimator):
         MLP dropout probability after each hidden layer (one value: all layers).
     optimizer : {"sgd", "momentum", "adam"}, default "sgd"
     lr : float, optional
-        Learning rate; None takes the model's default (0.1; Adam: 0.001).
+        Learning rate; None takes the book's for the model on a table
+        (:mod:`shallownet.defaults`: 0.1; Adam: 0.001).
     momentum : float, default 0.9
         For ``optimizer="momentum"``.
     weight_decay : float, default 0.0
         L2 penalty on the weights (not the biases).
     init : {"normal", "default", "xavier", "equal"}, optional
         Weight initialisation; None takes the model's default (normal(0, 0.01)).
-    epochs : int, default 20
-        Passes over the training data.
-    batch_size : int, default 32
-        Examples per minibatch (the last batch of an epoch may be smaller).
+    epochs : int, optional
+        Passes over the training data; None takes the book's for the model on a
+        table (:mod:`shallownet.defaults`: 10, as ``shallownet train`` on a CSV file).
+    batch_size : int, optional
+        Examples per minibatch (the last batch of an epoch may be smaller); None
+        takes the book's for a table (32).
     standardize : bool, default True
         Train on ``(x - mean) / std`` with the mean and std of the training rows
         (stored in ``scaler_``); predictions apply the same transform.
@@ -248,8 +259,8 @@ class ShallowClassifier(ClassifierMixin, _ShallowEstimator):
         momentum: float = 0.9,
         weight_decay: float = 0.0,
         init: str | None = None,
-        epochs: int = 20,
-        batch_size: int = 32,
+        epochs: int | None = None,
+        batch_size: int | None = None,
         standardize: bool = True,
         validation_fraction: float = 0.0,
         random_state=None,
@@ -296,11 +307,13 @@ class ShallowClassifier(ClassifierMixin, _ShallowEstimator):
                 f"a classifier needs at least 2 classes in y, but it has only one class: "
                 f"{self.classes_[0]!r}."
             )
-        if self.model == "logreg" and k != 2:  # the message scikit-learn's checks expect
+        if _binary(self.model) and k != 2:  # the message scikit-learn's checks expect
+            others = [m for m in CLASSIFIER_MODELS if not _binary(m)]
             raise ValueError(
                 "Only binary classification is supported. The type of the target is "
-                f"{type_of_target(y, input_name='y')} ({k} classes): model='logreg' separates "
-                "two classes; use model='softmax' or 'mlp' for more."
+                f"{type_of_target(y, input_name='y')} ({k} classes): model={self.model!r} "
+                f"separates two classes; use model={others[0]!r} (or "
+                f"{', '.join(map(repr, others[1:]))}) for more."
             )
         return torch.from_numpy(codes.reshape(-1).astype(np.int64))
 
@@ -312,9 +325,6 @@ class ShallowClassifier(ClassifierMixin, _ShallowEstimator):
             weight_decay=self.weight_decay, init=self.init,
         )
 
-    def _setup_task(self) -> str:
-        return "binary" if self.config_.model == "logreg" else "classification"
-
     def _num_outputs(self) -> int:
         return len(self.classes_)
 
@@ -322,7 +332,7 @@ class ShallowClassifier(ClassifierMixin, _ShallowEstimator):
         """Logits: shape (n_samples,) for two classes (> 0 means ``classes_[1]``), else
         (n_samples, n_classes)."""
         outputs = self._outputs(X)
-        if self.config_.model == "logreg":
+        if _binary(self.config_.model):  # one logit per row already
             return outputs.numpy()
         if outputs.shape[1] == 2:
             return (outputs[:, 1] - outputs[:, 0]).numpy()
@@ -341,7 +351,7 @@ class ShallowClassifier(ClassifierMixin, _ShallowEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = self.model != "logreg"
+        tags.classifier_tags.multi_class = not _binary(self.model)
         return tags
 
 
@@ -370,12 +380,14 @@ class ShallowRegressor(RegressorMixin, _ShallowEstimator):
     impl : {"scratch", "concise"}, default "scratch"
     optimizer : {"sgd", "momentum", "adam"}, default "sgd"
     lr : float, optional
-        Learning rate; None takes the model's default (0.03; Adam: 0.001).
+        Learning rate; None takes the book's for a table (0.03; Adam: 0.001).
     momentum : float, default 0.9
     weight_decay : float, default 0.0
     init : {"normal", "default", "xavier", "equal"}, optional
-    epochs : int, default 20
-    batch_size : int, default 32
+    epochs : int, optional
+        None: the book's for a table (:mod:`shallownet.defaults`).
+    batch_size : int, optional
+        None: the book's for a table.
     standardize : bool, default True
         Standardise the features with the training rows' mean and std.
     standardize_target : bool, default True
@@ -421,8 +433,8 @@ class ShallowRegressor(RegressorMixin, _ShallowEstimator):
         momentum: float = 0.9,
         weight_decay: float = 0.0,
         init: str | None = None,
-        epochs: int = 20,
-        batch_size: int = 32,
+        epochs: int | None = None,
+        batch_size: int | None = None,
         standardize: bool = True,
         standardize_target: bool = True,
         validation_fraction: float = 0.0,
@@ -480,13 +492,10 @@ class ShallowRegressor(RegressorMixin, _ShallowEstimator):
 
     def _model_config(self) -> ModelConfig:
         return ModelConfig(
-            model="linreg", impl=self.impl, loss=self.loss, huber_delta=self.huber_delta,
+            model=REGRESSION_MODEL, impl=self.impl, loss=self.loss, huber_delta=self.huber_delta,
             optimizer=self.optimizer, lr=self.lr, momentum=self.momentum,
             weight_decay=self.weight_decay, init=self.init,
         )
-
-    def _setup_task(self) -> str:
-        return "regression"
 
     def _num_outputs(self) -> int:
         return 1
@@ -508,7 +517,7 @@ class ShallowRegressor(RegressorMixin, _ShallowEstimator):
 
     def _weights(self) -> tuple[np.ndarray, float]:
         """``w`` and ``b`` of ``ŷ = w·x + b`` on the original scales of ``x`` and ``y``."""
-        from shallownet.training.trainer import estimated_w_b
+        from shallownet.training.evaluation import estimated_w_b
 
         check_is_fitted(self)
         w, b = (t.detach().cpu().double().numpy() for t in estimated_w_b(self.model_))
@@ -521,6 +530,15 @@ class ShallowRegressor(RegressorMixin, _ShallowEstimator):
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def _binary(model: str) -> bool:
+    """Whether the registry's ``model`` separates exactly two classes (one logit per row)."""
+    return model in MODELS and MODELS[model].task == "binary"
+
+
+def _as_int(value) -> int | None:
+    return None if value is None else int(value)
 
 
 def _check_int(name: str, value) -> None:

@@ -11,14 +11,21 @@ from shallownet.bench.floor import (
     measure_matmul_rate,
     work,
 )
+from shallownet.registry import ModelConfig, build
 
 
-def test_layer_widths():
-    assert layer_widths("softmax", 784, 10) == (784, 10)
-    assert layer_widths("mlp", 784, 10) == (784, 256, 10)
-    assert layer_widths("mlp", 784, 10, hidden=(128, 64)) == (784, 128, 64, 10)
-    with pytest.raises(ValueError, match="lenet"):
-        layer_widths("lenet", 784, 10)
+@pytest.mark.parametrize("impl", ["scratch", "concise"])
+def test_layer_widths_are_read_off_the_built_model(impl):
+    def widths(model, **options):
+        setup = build(ModelConfig(model=model, impl=impl, **options), input_shape=(1, 28, 28),
+                      num_outputs=10, seed=0)
+        return layer_widths(setup.model)
+
+    assert widths("softmax") == (784, 10)
+    assert widths("mlp") == (784, 256, 10)
+    assert widths("mlp", hidden=(128, 64)) == (784, 128, 64, 10)
+    with pytest.raises(ValueError, match="stack of linear layers"):
+        widths("lenet")
 
 
 def test_softmax_work_is_forward_and_weight_gradient_only():

@@ -61,7 +61,7 @@ def test_every_step_reaches_the_same_accuracy(tiny_dir):
 
 
 def test_kernel_run_of_a_model_it_cannot_train_is_an_error(tiny_dir):
-    with pytest.raises(ShallownetError, match="softmax regression only"):
+    with pytest.raises(ShallownetError, match="the compiled step trains softmax only, not mlp"):
         measure(spec(tiny_dir, model="mlp", step="kernel"))
 
 
@@ -93,7 +93,7 @@ def test_machine_measures_matmul_rate_and_bandwidth():
 def test_worker_marks_a_compiled_step_that_cannot_run(tiny_dir, capsys):
     assert main([json.dumps(spec(tiny_dir, model="mlp", step="kernel"))]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["unavailable"] is True and "softmax regression only" in result["error"]
+    assert result["unavailable"] is True and "trains softmax only" in result["error"]
     assert main([json.dumps(spec(tiny_dir, data_dir=tiny_dir + "/missing"))]) == 0
     assert json.loads(capsys.readouterr().out)["unavailable"] is False
 

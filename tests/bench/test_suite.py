@@ -138,6 +138,7 @@ def fake_measure(calls, *, kernel_fails=False):
         seconds = {"kernel": 0.5, "fused": 1.0, "autograd": 2.0}[spec["step"]] * scale
         return {"step": spec["step"], "seconds": seconds, "n_train": 1000 * scale,
                 "n_test": 100, "num_inputs": 784, "num_outputs": 10,
+                "widths": [784, 10] if spec["model"] == "softmax" else [784, 256, 10],
                 "epoch_seconds": [seconds / spec["epochs"]] * spec["epochs"],
                 "test_acc": 0.8, "peak_rss": 2**20}
     return measure

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import shallownet.plots.images
+import shallownet.plots.save
 from shallownet.compare import compare_runs
 from tests.cli.clitools import assert_one_error, last_json, run, run_quietly
 from tests.conftest import requires_real_data, write_tiny_dataset
@@ -82,13 +82,13 @@ def runs(tmp_path_factory) -> dict[str, Path]:
 
 def test_compare_three_learning_rates(capsys, runs, tmp_path, monkeypatch):
     drawn = []
-    save = shallownet.plots.images.save_figure
+    save = shallownet.plots.save.save_figure
 
     def spy(fig, path, **kwargs):
         drawn.append(fig)
         return save(fig, path, **kwargs)
 
-    monkeypatch.setattr(shallownet.plots.images, "save_figure", spy)
+    monkeypatch.setattr(shallownet.plots.save, "save_figure", spy)
     names = ["lr-0.01", "lr-0.03", "lr-0.3"]
     out_png = tmp_path / "cmp.png"
     code, out, err = run(capsys, "compare", *(runs[n] for n in names), "--out", out_png)
@@ -157,8 +157,8 @@ def test_json_has_the_final_figures(capsys, runs, tmp_path):
 
 def test_runs_of_different_lengths_and_one_in_progress(capsys, runs, tmp_path, monkeypatch):
     drawn = []
-    save = shallownet.plots.images.save_figure
-    monkeypatch.setattr(shallownet.plots.images, "save_figure",
+    save = shallownet.plots.save.save_figure
+    monkeypatch.setattr(shallownet.plots.save, "save_figure",
                         lambda fig, path, **kw: drawn.append(fig) or save(fig, path, **kw))
     going = tmp_path / "going"
     shutil.copytree(runs["soft-b"], going)

@@ -410,13 +410,13 @@ def test_the_compiled_step_is_saved_with_the_run_and_said_in_the_header(capsys, 
     code, out, err = run(capsys, "train", "--data-dir", idx_dir, "--no-verify", "--epochs", 1,
                          "--kernel", "--out", tmp_path / "k", "-q", "--no-plots")
     assert code == 0, err
-    assert out.splitlines()[0].endswith(", compiled step")
+    assert out.splitlines()[0].endswith(", step kernel (compiled C++ step for this CPU)")
     config = json.loads((tmp_path / "k" / "config.json").read_text())
-    assert config["train"]["kernel"] is True
+    assert config["train"]["step"] == "kernel"
     code, out, err = run(capsys, "train", "--data-dir", idx_dir, "--no-verify", "--epochs", 1,
                          "--out", tmp_path / "f", "-q", "--no-plots")
-    assert "compiled step" not in out
-    assert json.loads((tmp_path / "f" / "config.json").read_text())["train"]["kernel"] is False
+    assert out.splitlines()[0].endswith(", step fused (auto: closed-form gradient, no autograd)")
+    assert json.loads((tmp_path / "f" / "config.json").read_text())["train"]["step"] == "fused"
 
 
 def test_resume_of_a_synthetic_run_continues_exactly(capsys, tmp_path):
@@ -581,15 +581,20 @@ def test_resume_refuses_to_go_back_in_epochs(capsys, tmp_path):
     (["--weight-decay", "-1"], 2, ["--weight-decay", "0 or more"]),
     (["--device", "cuda"], 1, ["cuda", "cpu"]),
     (["--model", "logreg"], 1, ["logreg", "fashion-mnist", "softmax"]),
-    (["--model", "linreg", "--data", "mnist"], 1, ["linreg", "mnist", "softmax, mlp or lenet"]),
-    (["--model", "lenet", "--data", "x.csv"], 1, ["lenet", "x.csv", "fashion-mnist"]),
+    (["--model", "linreg", "--data", "mnist"], 1, ["linreg", "mnist", "is an image dataset",
+                                                   "Use --model softmax (or mlp, lenet)"]),
+    (["--model", "lenet", "--data", "x.csv"], 1, ["lenet", "x.csv", "trains on images",
+                                                  "Use --model softmax (or mlp, linreg, logreg)"]),
     (["--model", "softmax", "--data", "synthetic-linear"], 1, ["--model linreg"]),
     (["--data", "nothere"], 1, ["nothere", "fashion-mnist", "mnist", "synthetic-linear",
                                 ".csv"]),
     (["--impl", "concise", "--backward", "hand"], 1, ["--impl scratch"]),
     (["--model", "mlp", "--hidden", "8,8", "--backward", "hand"], 1, ["autograd"]),
     (["--optimizer", "momentum", "--momentum", "1.5"], 1, ["momentum", "[0, 1)"]),
-    (["--model", "mlp", "--kernel"], 1, ["--kernel", "softmax regression", "mlp"]),
+    (["--model", "mlp", "--kernel"], 1, ["the kernel step cannot train this model",
+                                         "trains softmax only, not mlp", "--step autograd"]),
+    (["--model", "mlp", "--optimizer", "adam", "--step", "fused"], 1,
+     ["the fused step cannot train this model: the optimiser is adam", "--step auto"]),
 ])
 def test_misuse_is_refused_before_any_work(capsys, in_tmp, idx_dir, argv, code, needles):
     if "cuda" in argv and torch.cuda.is_available():
@@ -751,7 +756,7 @@ def test_tensorboard_missing_is_one_error_before_any_work(capsys, in_tmp, monkey
                          "--out", in_tmp / "r", "--json")
     assert code == 1
     assert_one_error(err)
-    assert "pip install 'shallownet[tensorboard]'" in err and "--tensorboard" in err
+    assert "pip install 'shallownet[tensorboard]'" in err and "--no-tensorboard" in err
     assert not out.strip().splitlines()[-1].startswith("{")
     assert leftovers(in_tmp, "r") == []
 

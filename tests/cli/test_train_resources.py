@@ -84,7 +84,7 @@ def test_a_read_only_out_fails_before_the_data_is_loaded(capsys, tmp_path, empty
     assert_one_error(err)
     assert re.search(NOT_WRITABLE, err), err
     assert f"cannot write the run directory {out}:" in err
-    assert "Choose another --out" in err
+    assert "Choose another run directory (--out)" in err
     assert "Fashion-MNIST" not in err and "download" not in err
     assert list(empty_data_dir.iterdir()) == []  # the data was never looked for
     assert "final" not in stdout

@@ -8,6 +8,7 @@ import matplotlib
 import pytest
 
 from shallownet.d2l import figures
+from shallownet.plots.save import FIGURES_ENV
 
 #: The script name the figure files are named after in these tests.
 SCRIPT = "lesson"
@@ -18,12 +19,12 @@ def figure_files(tmp_path, monkeypatch):
     """Agg (file mode), figures written to ``tmp_path/figures`` as ``lesson-<n>-<kind>.png``.
 
     Numbering starts at 1 in every test, and the module's state (format, figure size, the
-    at-exit hook, which would write figures left open into ./d2l-figures) is restored.
+    at-exit hook, which would write figures left open into ./figures) is restored.
     Returns the directory the figures go to (created by the first write).
     """
     matplotlib.use("Agg")
     directory = tmp_path / "figures"
-    monkeypatch.setenv(figures.FIGURE_DIR_ENV, str(directory))
+    monkeypatch.setenv(FIGURES_ENV, str(directory))
     monkeypatch.setattr(sys, "argv", [f"/somewhere/{SCRIPT}.py"])
     monkeypatch.setattr(figures, "_files", figures._FigureFiles())
     monkeypatch.setitem(figures._state, "format", "png")

@@ -14,6 +14,7 @@ import torch
 
 from shallownet import d2l
 from shallownet.d2l import figures
+from shallownet.plots.save import FIGURES_ENV
 from tests.d2l.conftest import PNG_MAGIC, SCRIPT, figure_lines, written
 
 
@@ -159,7 +160,7 @@ import time
 
 from shallownet import d2l
 from shallownet.d2l import figures
-from shallownet.plots.images import save_figure
+from shallownet.plots.save import save_figure
 
 animator = d2l.Animator(legend=["loss"])
 for i in range(30):
@@ -174,7 +175,7 @@ print("pending" if pending else "written")
 def test_the_final_state_is_written_at_exit(tmp_path):
     script = tmp_path / "anim.py"
     script.write_text(textwrap.dedent(AT_EXIT), encoding="utf-8")
-    env = {**os.environ, "MPLBACKEND": "Agg", figures.FIGURE_DIR_ENV: str(tmp_path / "out")}
+    env = {**os.environ, "MPLBACKEND": "Agg", FIGURES_ENV: str(tmp_path / "out")}
     proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -15,6 +15,7 @@ from matplotlib.lines import Line2D
 
 from shallownet import d2l
 from shallownet.d2l import figures
+from shallownet.plots.save import FIGURES_ENV
 from tests.d2l.conftest import PNG_MAGIC, SCRIPT, figure_lines, written
 
 
@@ -81,11 +82,11 @@ def test_figures_are_numbered_in_the_order_they_are_drawn(figure_files):
         f"{SCRIPT}-1-images.png", f"{SCRIPT}-2-plot.png", f"{SCRIPT}-3-images.png"]
 
 
-def test_figures_go_to_d2l_figures_in_the_working_directory_by_default(tmp_path, monkeypatch):
-    monkeypatch.delenv(figures.FIGURE_DIR_ENV)
+def test_figures_go_to_figures_in_the_working_directory_by_default(tmp_path, monkeypatch):
+    monkeypatch.delenv(FIGURES_ENV)
     monkeypatch.chdir(tmp_path)
     d2l.show_images(torch.rand(1, 4, 4), 1, 1)
-    assert written(tmp_path / "d2l-figures") == [f"{SCRIPT}-1-images.png"]
+    assert written(tmp_path / "figures") == [f"{SCRIPT}-1-images.png"]
 
 
 def test_figures_of_python_c_are_named_python(figure_files, monkeypatch):
@@ -260,7 +261,7 @@ def test_a_script_that_draws_with_plt_and_exits_leaves_its_figures_in_files(tmp_
     script = tmp_path / "scatter.py"
     script.write_text(AT_EXIT, encoding="utf-8")
     out = tmp_path / "out"
-    env = {**os.environ, "MPLBACKEND": "Agg", figures.FIGURE_DIR_ENV: str(out)}
+    env = {**os.environ, "MPLBACKEND": "Agg", FIGURES_ENV: str(out)}
     proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

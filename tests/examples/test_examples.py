@@ -106,9 +106,10 @@ def test_cells_of_a_percent_script():
 
 @pytest.mark.realdata
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
-def test_notebook_runs_in_a_kernel(script, tmp_path, monkeypatch):
+def test_notebook_runs_in_a_kernel(script, tmp_path, tmp_path_factory, monkeypatch):
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's own inline backend
     monkeypatch.setenv("SHALLOWNET_FIGURES", str(tmp_path / "figures"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path_factory.mktemp("tmpdir")))  # for the kernel
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     settings = small(script)
     nb = make_notebooks.with_parameters(nbformat.read(script.with_suffix(".ipynb"), 4),
@@ -131,13 +132,18 @@ def test_notebook_runs_in_a_kernel(script, tmp_path, monkeypatch):
     if live:
         epochs = settings["num_epochs"]
         assert re.search(rf"epoch +{epochs}/{epochs} ", stdout) or "run directory" in stdout
-    assert not (tmp_path / "figures").exists()  # the cells show the figures; no files
+    # The cells show the figures (no files), and nothing is left in the kernel's directory.
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.realdata
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
 def test_script_runs_in_python(script, tmp_path):
-    """The plain script, settings replaced: its figures become PNG files, nothing on stderr."""
+    """The plain script, settings replaced: its figures become PNG files, nothing on stderr.
+
+    It runs in an empty working directory, where it leaves nothing but its
+    figures: anything else it writes goes to a temporary directory.
+    """
     lines = [f"{k} = {v!r}" for k, v in small(script).items()]
     source = script.read_text(encoding="utf-8")
     marker = '# %% tags=["parameters"]\n'
@@ -146,14 +152,20 @@ def test_script_runs_in_python(script, tmp_path):
     source = source[:end] + "\n" + "\n".join(lines) + "\n" + source[end:]
     copy = tmp_path / script.name
     copy.write_text(source, encoding="utf-8")
-    env = {**os.environ, "MPLBACKEND": "Agg", "SHALLOWNET_FIGURES": str(tmp_path / "figures"),
-           "OMP_NUM_THREADS": "2", "PYTHONWARNINGS": "default"}
-    result = subprocess.run([sys.executable, str(copy)], cwd=tmp_path, env=env,
+    cwd, figures, tmpdir = tmp_path / "cwd", tmp_path / "cwd" / "figures", tmp_path / "tmp"
+    cwd.mkdir()
+    tmpdir.mkdir()
+    env = {**os.environ, "MPLBACKEND": "Agg", "SHALLOWNET_FIGURES": str(figures),
+           "TMPDIR": str(tmpdir), "OMP_NUM_THREADS": "2", "PYTHONWARNINGS": "default"}
+    result = subprocess.run([sys.executable, str(copy)], cwd=cwd, env=env,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert result.stderr == "", result.stderr
-    written = sorted(p.name for p in (tmp_path / "figures").glob("*.png")) \
-        if (tmp_path / "figures").exists() else []
+    written = sorted(p.name for p in figures.glob("*.png")) if figures.exists() else []
     assert len(written) == FIGURES[script.stem][0], written
     for name in written:
-        assert f"figure: {tmp_path / 'figures' / name}" in result.stdout
+        assert f"figure: {figures / name}" in result.stdout
+    left = sorted(p.name for p in cwd.iterdir())
+    assert left == (["figures"] if written else []), f"left in the working directory: {left}"
+    if written:
+        assert sorted(p.name for p in figures.iterdir()) == written

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
-import types
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -12,7 +10,8 @@ import pytest
 from matplotlib.figure import Figure
 
 from shallownet.errors import UsageError
-from shallownet.plots import LivePlot, in_notebook, plot_training_curves, save_figure
+from shallownet.plots import LivePlot, plot_training_curves, save_figure
+from tests.plots.ipython_fakes import TerminalInteractiveShell, ZMQInteractiveShell, fake_ipython
 
 
 def classification_history(epochs: int = 10) -> list[dict]:
@@ -193,55 +192,7 @@ def test_saves_as_png_and_svg(tmp_path, suffix, close_figures):
     assert data.startswith(b"\x89PNG") if suffix == ".png" else b"<svg" in data
 
 
-# --- in_notebook and LivePlot -------------------------------------------------------------
-
-
-class ZMQInteractiveShell:
-    """Named like the Jupyter kernel's shell."""
-
-
-class TerminalInteractiveShell:
-    """Named like the terminal IPython's shell."""
-
-
-def fake_ipython(monkeypatch, shell=None) -> types.SimpleNamespace:
-    """Install fake ``IPython`` and ``IPython.display`` modules; return what they record."""
-    record = types.SimpleNamespace(displayed=[], updates=[], handles=[])
-
-    class Image:
-        def __init__(self, data=None, format=None):
-            self.data, self.format = data, format
-
-    class Handle:
-        def update(self, obj):
-            record.updates.append(obj)
-
-    def display(obj, display_id=None):
-        record.displayed.append((obj, display_id))
-        handle = Handle()
-        record.handles.append(handle)
-        return handle if display_id else None
-
-    display_module = types.ModuleType("IPython.display")
-    display_module.display, display_module.Image = display, Image
-    ipython = types.ModuleType("IPython")
-    ipython.display = display_module
-    ipython.get_ipython = lambda: shell
-    monkeypatch.setitem(sys.modules, "IPython", ipython)
-    monkeypatch.setitem(sys.modules, "IPython.display", display_module)
-    return record
-
-
-def test_in_notebook_only_in_a_jupyter_kernel(monkeypatch):
-    assert in_notebook() is False  # pytest is no kernel
-    fake_ipython(monkeypatch, shell=None)
-    assert in_notebook() is False
-    fake_ipython(monkeypatch, shell=TerminalInteractiveShell())
-    assert in_notebook() is False
-    fake_ipython(monkeypatch, shell=ZMQInteractiveShell())
-    assert in_notebook() is True
-    monkeypatch.setitem(sys.modules, "IPython", None)  # what a failed import leaves
-    assert in_notebook() is False
+# --- LivePlot -------------------------------------------------------------------------
 
 
 def test_liveplot_outside_a_notebook_does_nothing(monkeypatch):

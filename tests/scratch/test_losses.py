@@ -25,6 +25,7 @@ from shallownet.scratch import (
     binary_cross_entropy_from_probs,
     cross_entropy,
     cross_entropy_from_probs,
+    cross_entropy_grad,
     huber_loss,
     l1_loss,
     log_softmax,
@@ -148,6 +149,27 @@ def test_cross_entropy_matches_torch(case):
     assert out.shape == (logits.shape[0],)
     assert (out >= 0).all()
     assert_matches(cross_entropy, torch_ce, logits, y, scale=magnitude(logits))
+
+
+@SETTINGS
+@given(case=scores_and_labels())
+def test_cross_entropy_grad_is_autograds_gradient_of_each_examples_loss(case):
+    """∂l_i/∂o_i = softmax(o_i) - onehot(y_i): the sum's gradient, since l_i depends on o_i only."""
+    logits, y = case
+    o = logits.clone().requires_grad_(True)
+    cross_entropy(o, y).sum().backward()
+    G = cross_entropy_grad(logits, y)
+    assert G.shape == logits.shape and not G.requires_grad
+    torch.testing.assert_close(G, o.grad, **TOL[logits.dtype])
+    torch.testing.assert_close(G.sum(dim=1), torch.zeros(len(y), dtype=logits.dtype),
+                               rtol=0, atol=1e-9)  # each row sums to 1 - 1
+
+
+def test_cross_entropy_grad_of_padding_at_minus_infinity_is_exactly_zero():
+    logits = torch.tensor([[2.0, -1.0, float("-inf"), float("-inf")]])
+    G = cross_entropy_grad(logits, torch.tensor([0]))
+    assert torch.equal(G[:, 2:], torch.zeros(1, 2))
+    torch.testing.assert_close(G[:, :2], torch.softmax(logits[:, :2], 1) - torch.tensor([[1., 0]]))
 
 
 @SETTINGS

@@ -13,7 +13,7 @@ import torch
 
 from shallownet.registry import ModelConfig, build
 from shallownet.training import Trainer
-from shallownet.training import trainer as trainer_module
+from shallownet.training import distributed as distributed_module
 from shallownet.training.distributed import from_environment, leave, shard
 from tests.training.test_trainer import blobs
 
@@ -41,12 +41,12 @@ def main(out: str, model: str, impl: str) -> None:
             seen.append(part.clone())
         return part
 
-    trainer_module.shard = recording_shard
+    distributed_module.shard = recording_shard
     history = trainer.fit(setup, data)
     torch.save(seen, f"{out}.rank{group.rank}")
     if group.is_main:
         torch.save({"state": setup.model.state_dict(), "history": history,
-                    "step_kind": trainer.step_kind}, out)
+                    "step": tuple(trainer.step_choice)}, out)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import pytest
 
 from shallownet.errors import RunConfigError, UsageError
 from shallownet.registry import ModelConfig
-from shallownet.training.config import RunConfig, TrainSettings, book_settings
+from shallownet.training.config import RunConfig, TrainSettings
 from shallownet.training.data import DataSpec
 
 CONFIGS = {
@@ -71,7 +71,8 @@ def test_round_trip_keeps_tuples_as_tuples():
 
 
 def test_resolved_fills_in_the_model_defaults():
-    resolved = RunConfig(model=ModelConfig(model="linreg")).resolved()
+    resolved = RunConfig(model=ModelConfig(model="linreg"),
+                         data=DataSpec("synthetic-linear")).resolved()
     assert resolved.model.loss == "squared"
     assert resolved.model.lr == 0.03
     assert resolved.model.init == "normal"
@@ -81,7 +82,7 @@ def test_resolved_fills_in_the_model_defaults():
 def test_from_dict_accepts_missing_sections_and_keys_as_defaults():
     assert RunConfig.from_dict({}) == RunConfig().resolved()
     config = RunConfig.from_dict({"train": {"epochs": 2}})
-    assert config.train == TrainSettings(epochs=2)
+    assert config.train == TrainSettings(epochs=2, batch_size=256)
     assert config.model == ModelConfig().resolved()
 
 
@@ -189,7 +190,8 @@ def test_a_fractional_hidden_width_is_refused():
     ("model", "loss", "squared", "trains with"),
     ("model", "backward", "hand-written", "backward"),
     ("train", "epochs", 0, "epochs"),
-    ("train", "batch_size", -5, "batch-size"),
+    ("train", "batch_size", -5, "batch_size"),
+    ("train", "step", "compiled", "unknown step"),
     ("train", "seed", -1, "seed"),
 ])
 def test_bad_values_are_refused(section, key, value, match):
@@ -202,27 +204,58 @@ def test_the_source_is_named_in_the_error():
         RunConfig.from_dict(with_value("train", "epochs", 0), source="runs/x/config.json")
 
 
-# -- book settings ---------------------------------------------------------------------------
+# -- the book's defaults --------------------------------------------------------------------
 
 
-def test_book_settings():
-    assert book_settings("linreg", "synthetic-linear") == {"epochs": 3, "batch_size": 10}
-    assert book_settings("softmax", "data/wine.csv") == {"epochs": 10, "batch_size": 32}
-    assert book_settings("logreg", "UPPER.CSV") == {"epochs": 10, "batch_size": 32}
-    for data in ("fashion-mnist", "mnist"):
-        for model in ("softmax", "mlp", "lenet"):
-            assert book_settings(model, data) == {"epochs": 10, "batch_size": 256}
+@pytest.mark.parametrize(("model", "data", "expected"), [
+    ("linreg", "synthetic-linear", (3, 10, 0.03)),
+    ("softmax", "data/wine.csv", (10, 32, 0.1)),
+    ("logreg", "UPPER.CSV", (10, 32, 0.1)),
+    ("linreg", "house.csv", (10, 32, 0.03)),
+    ("softmax", "fashion-mnist", (10, 256, 0.1)),
+    ("mlp", "mnist", (10, 256, 0.1)),
+    ("lenet", "fashion-mnist", (10, 256, 0.1)),
+])
+def test_resolved_fills_epochs_batch_and_lr_from_the_book(model, data, expected):
+    config = RunConfig(ModelConfig(model=model), DataSpec(data)).resolved()
+    assert (config.train.epochs, config.train.batch_size, config.model.lr) == expected
 
 
-def test_book_settings_of_an_existing_csv_without_the_suffix(tmp_path):
+def test_resolved_keeps_what_is_given():
+    config = RunConfig(ModelConfig(model="linreg", lr=0.5), DataSpec("synthetic-linear"),
+                       TrainSettings(epochs=7, batch_size=3)).resolved()
+    assert (config.train.epochs, config.train.batch_size, config.model.lr) == (7, 3, 0.5)
+
+
+def test_an_existing_csv_without_the_suffix_is_a_table(tmp_path):
     path = tmp_path / "table.txt"
     path.write_text("1,2\n3,4\n")
-    assert book_settings("softmax", str(path)) == {"epochs": 10, "batch_size": 32}
+    config = RunConfig(ModelConfig(model="softmax"), DataSpec(str(path))).resolved()
+    assert (config.train.epochs, config.train.batch_size) == (10, 32)
 
 
-def test_book_settings_of_an_unknown_dataset_is_a_usage_error():
+def test_an_unknown_dataset_is_a_usage_error():
     with pytest.raises(UsageError, match="unknown dataset"):
-        book_settings("softmax", "cifar-10")
+        RunConfig(data=DataSpec("cifar-10")).resolved()
+
+
+@pytest.mark.parametrize(("model", "data", "match"), [
+    ("linreg", "fashion-mnist", "trains on the synthetic data or tables of features, but the "
+                                "dataset fashion-mnist is an image dataset. Use model='softmax'"),
+    ("softmax", "synthetic-linear", "is the synthetic regression data.*Use model='linreg'"),
+    ("lenet", "data.csv", "lenet .* trains on images, but the dataset .* is a table"),
+    ("logreg", "mnist", "logreg .* trains on tables of features, but .* is an image dataset"),
+])
+def test_resolved_refuses_a_model_for_another_kind_of_data(model, data, match):
+    with pytest.raises(UsageError, match=match):
+        RunConfig(ModelConfig(model=model), DataSpec(data)).resolved()
+
+
+def test_a_config_saved_with_the_old_kernel_flag_reads_as_a_step():
+    assert RunConfig.from_dict({"train": {"kernel": True}}).train.step == "kernel"
+    assert RunConfig.from_dict({"train": {"kernel": False}}).train.step == "auto"
+    with pytest.raises(RunConfigError, match="kernel must be true or false"):
+        RunConfig.from_dict({"train": {"kernel": "yes"}})
 
 
 # -- TrainSettings.check -------------------------------------------------------------------------
@@ -234,17 +267,18 @@ def test_train_settings_check_returns_itself():
 
 
 @pytest.mark.parametrize(("changes", "match"), [
-    ({"epochs": 0}, "--epochs"),
-    ({"epochs": -3}, "--epochs"),
-    ({"epochs": 2.0}, "--epochs"),
-    ({"epochs": True}, "--epochs"),
-    ({"batch_size": 0}, "--batch-size"),
-    ({"batch_size": "32"}, "--batch-size"),
-    ({"seed": -1}, "--seed"),
-    ({"seed": 0.5}, "--seed"),
-    ({"seed": False}, "--seed"),
-    ({"device": None}, "--device"),
-    ({"device": 0}, "--device"),
+    ({"epochs": 0}, "epochs"),
+    ({"epochs": -3}, "epochs"),
+    ({"epochs": 2.0}, "epochs"),
+    ({"epochs": True}, "epochs"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"batch_size": "32"}, "batch_size"),
+    ({"seed": -1}, "seed"),
+    ({"seed": 0.5}, "seed"),
+    ({"seed": False}, "seed"),
+    ({"device": None}, "device"),
+    ({"device": 0}, "device"),
+    ({"step": "fast"}, "unknown step"),
 ])
 def test_train_settings_check_errors(changes, match):
     with pytest.raises(UsageError, match=match):

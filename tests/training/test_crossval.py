@@ -49,8 +49,9 @@ def test_folds_are_deterministic_per_seed_and_shuffled():
 
 @pytest.mark.parametrize("k", [1, 0, -2, 2.0, True, "3"])
 def test_fewer_than_two_folds_or_not_a_whole_number_is_refused(k):
-    with pytest.raises(UsageError, match="--folds"):
+    with pytest.raises(UsageError, match="folds must be a whole number") as info:
         kfold_indices(10, k)
+    assert [str(h) for h in info.value.hints] == ["folds"]
     with pytest.raises(UsageError):
         check_folds(k)
 
@@ -177,7 +178,7 @@ def test_cross_validating_regression_reports_parameter_errors(tmp_path):
 
 def test_cross_validate_refuses_bad_folds_before_creating_a_directory(classification_csv,
                                                                       tmp_path):
-    with pytest.raises(UsageError, match="--folds"):
+    with pytest.raises(UsageError, match="folds must be"):
         cross_validate(config_for(classification_csv), 1, tmp_path / "cv", log=False,
                        plots=False)
     assert not (tmp_path / "cv").exists()

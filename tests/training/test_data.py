@@ -20,7 +20,7 @@ from tests.training.conftest import classification_arrays, write_csv
 
 @pytest.mark.parametrize(("name", "kind"), [
     ("fashion-mnist", "image"), ("mnist", "image"), ("synthetic-linear", "synthetic"),
-    ("data.csv", "csv"), ("DIR/Data.CSV", "csv"), ("/no/such/file.csv", "csv"),
+    ("data.csv", "table"), ("DIR/Data.CSV", "table"), ("/no/such/file.csv", "table"),
 ])
 def test_data_kind(name, kind):
     assert data_kind(name) == kind
@@ -29,7 +29,7 @@ def test_data_kind(name, kind):
 def test_data_kind_of_an_existing_file_without_csv_suffix(tmp_path):
     path = tmp_path / "table.txt"
     path.write_text("1,2\n")
-    assert data_kind(str(path)) == "csv"
+    assert data_kind(str(path)) == "table"
 
 
 @pytest.mark.parametrize("name", ["cifar-10", "Fashion-MNIST-x", "", "synthetic"])
@@ -179,8 +179,7 @@ def test_limits_larger_than_the_data_change_nothing():
 @pytest.mark.parametrize("name", ["max_train", "max_test"])
 @pytest.mark.parametrize("value", [0, -1, 2.5, True, "10"])
 def test_bad_limits_are_usage_errors(name, value):
-    flag = "--" + name.replace("_", "-")
-    with pytest.raises(UsageError, match=flag):
+    with pytest.raises(UsageError, match=f"{name} must be a positive whole number"):
         load_training_data(DataSpec(name="synthetic-linear", num_examples=5, **{name: value}))
 
 

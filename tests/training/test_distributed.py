@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from shallownet.cli.launch import _describe
 from shallownet.training import Trainer
-from shallownet.training.distributed import _describe, leave, shard, shard_sizes
+from shallownet.training.distributed import leave, shard, shard_sizes
 from tests.cli.clitools import last_json
 from tests.conftest import write_tiny_dataset
 from tests.training.distributed_worker import problem
@@ -70,11 +71,13 @@ def test_two_processes_train_what_one_does_with_the_same_global_batch(tmp_path, 
     done = torchrun(str(WORKER), str(out), model, impl)
     assert done.returncode == 0, done.stderr[-3000:]
     result = torch.load(out)
-    assert result["step_kind"] == "distributed"
+    assert result["step"] == ("autograd", "data-parallel: gradients " + (
+        "summed with all_reduce" if impl == "scratch" else
+        "averaged by DistributedDataParallel"))
 
     data, setup = problem(model, impl)
     history = Trainer(3, 16, seed=0, device="cpu", progress=False, log=False, live_plot=False,
-                      fused=False).fit(setup, data)
+                      step="autograd").fit(setup, data)
     for key, value in setup.model.state_dict().items():
         torch.testing.assert_close(result["state"][key], value, rtol=1e-10, atol=1e-12)
     for a, b in zip(without_seconds(result["history"]), without_seconds(history), strict=True):
@@ -142,7 +145,9 @@ def test_the_same_command_runs_under_torchrun(tmp_path, idx_dir):
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--kernel"], "--kernel is a one-process step"),
+    (["--kernel"], "the kernel step trains in one process; a data-parallel run trains "
+                   "through autograd on each process's shard. Use --step autograd"),
+    (["--step", "fused"], "the fused step trains in one process"),
     (["--folds", "2"], "--folds trains its folds one after another"),
 ])
 def test_cli_nproc_refuses_what_cannot_be_distributed(idx_dir, argv, message):

@@ -1,5 +1,8 @@
 """The fused SGD step: autograd's training, a padded output layer, the trainer's choice.
 
+The closed-form gradient it applies is the scratch tier's
+(``scratch.cross_entropy_grad``), tested in ``tests/scratch/test_losses.py``.
+
 Also the pieces it relies on: the scratch ``Linear``'s column-major ``W`` and
 ``ArrayLoader.last_order``.
 """
@@ -13,12 +16,13 @@ import torch
 from torch import nn
 
 from shallownet.data.iterator import ArrayLoader
-from shallownet.errors import TrainingDiverged
+from shallownet.errors import TrainingDiverged, UsageError
 from shallownet.init import weight_layers
-from shallownet.registry import ModelConfig, build
+from shallownet.registry import ModelConfig, build, why_no_fused_step
 from shallownet.scratch.layers import Linear
+from shallownet.training.callbacks import Callback
 from shallownet.training.data import TrainingData
-from shallownet.training.fused import FusedStep, fused_step, why_not_fused
+from shallownet.training.fused import FusedStep
 from tests.training.test_trainer import (
     assert_same_weights,
     blobs,
@@ -88,23 +92,22 @@ def test_a_fused_step_equals_an_autograd_step(model, impl, activation, hidden, w
     fused_setup, twin = setup64(model, **config), setup64(model, **config)
     initial = weights(fused_setup)
     assert_same_weights(initial, weights(twin))
-    step = fused_step(fused_setup)
-    assert isinstance(step, FusedStep)
+    step = FusedStep(fused_setup)
 
     data = batches()
     assert [len(y) for _, y in data] == [16, 16, 16, 16, 6]
     for X, y in data:
-        step.store()  # the model's output layer is stale between store() calls
+        step.end_epoch()  # the model's output layer is stale between store() calls
         with torch.no_grad():
             before = fused_setup.model(X)
             twin_before = twin.model(X)
         torch.testing.assert_close(before, twin_before, rtol=1e-10, atol=1e-13)
         out = torch.full((len(y), 3), float("nan"), dtype=F64)
-        assert step(X, y, out) is out
+        step.train(X, y, out)
         _, twin_out = twin.train_step(X, y)
         torch.testing.assert_close(out, before, rtol=1e-12, atol=1e-14)
         torch.testing.assert_close(out, twin_out, rtol=1e-10, atol=1e-13)
-    step.store()
+    step.end_epoch()
 
     trained = weights(fused_setup)
     assert_close_weights(trained, weights(twin))
@@ -121,9 +124,9 @@ def test_weight_decay_shrinks_weights_but_not_biases(impl):
         (layer.b if impl == "scratch" else layer.bias).zero_()
     before = weights(setup)
     step = FusedStep(setup)
-    step(torch.zeros(3, 1, 8, 8, dtype=F64), torch.tensor([0, 1, 2]),
-         torch.empty(3, 3, dtype=F64))
-    step.store()
+    step.train(torch.zeros(3, 1, 8, 8, dtype=F64), torch.tensor([0, 1, 2]),
+               torch.empty(3, 3, dtype=F64))
+    step.end_epoch()
     after = weights(setup)
     (w_key, b_key) = sorted(after, key=lambda k: after[k].ndim, reverse=True)
     assert after[w_key].ndim == 2
@@ -151,12 +154,12 @@ def test_the_padding_stays_zero_weight_and_minus_infinite_bias(model, impl, num_
     q = num_outputs
 
     for X, y in batches(200, num_outputs=q, shape=(12,)) * 3:  # 39 steps
-        step(X, y, torch.empty(len(y), q, dtype=F64))
+        step.train(X, y, torch.empty(len(y), q, dtype=F64))
     assert bool(torch.isfinite(W[:q]).all()) and bool(torch.isfinite(b[:q]).all())
     assert bool((W[q:] == 0).all())
     assert bool((b[q:] == float("-inf")).all())
 
-    step.store()
+    step.end_epoch()
     assert {k: v.shape for k, v in setup.model.state_dict().items()} == shapes
     output = weight_layers(setup.model)[-1]
     if impl == "scratch":
@@ -179,14 +182,14 @@ def test_load_picks_up_changes_to_the_models_parameters(model, impl):
     step = FusedStep(setup)
     X, y = batches()[0]
     for _ in range(3):
-        step(X, y, torch.empty(16, 3, dtype=F64))
-    step.store()
+        step.train(X, y, torch.empty(16, 3, dtype=F64))
+    step.end_epoch()
 
     g = torch.Generator().manual_seed(7)
     with torch.no_grad():  # new values for every parameter, the hidden layers' included
         for p in setup.model.parameters():
             p.copy_(torch.randn(p.shape, generator=g, dtype=F64))
-    step.load()
+    step.begin_epoch()
     W, b = padded(step)
     output = weight_layers(setup.model)[-1]
     new_W = output.W.T if impl == "scratch" else output.weight
@@ -196,7 +199,8 @@ def test_load_picks_up_changes_to_the_models_parameters(model, impl):
 
     with torch.no_grad():
         expected = setup.model(X)
-    out = step(X, y, torch.empty(16, 3, dtype=F64))
+    out = torch.empty(16, 3, dtype=F64)
+    step.train(X, y, out)
     torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-14)
 
 
@@ -225,10 +229,9 @@ def test_setups_without_a_fused_step(case):
     input_shape, num_outputs = shape or ((1, 8, 8), 3)
     setup = build(ModelConfig(model=model, **config), input_shape=input_shape,
                   num_outputs=num_outputs, seed=0)
-    why = why_not_fused(setup)
+    why = why_no_fused_step(setup.config)
     assert isinstance(why, str) and reason in why
-    assert fused_step(setup) is None
-    with pytest.raises(ValueError, match="no fused step"):
+    with pytest.raises(UsageError, match="no fused step"):
         FusedStep(setup)
 
 
@@ -246,17 +249,15 @@ FUSED = {
 def test_setups_with_a_fused_step(case):
     model, config = FUSED[case]
     setup = make_setup(blobs(n_train=10, n_test=5), model, **config)
-    assert why_not_fused(setup) is None
-    assert isinstance(fused_step(setup), FusedStep)
+    assert why_no_fused_step(setup.config) is None
+    assert FusedStep(setup).name == "fused"
 
 
 def test_a_model_that_is_not_the_registrys_stack_has_no_fused_step():
     setup = make_setup(blobs(n_train=10, n_test=5), "softmax")
     other = dataclasses.replace(setup, model=nn.Sequential(
         nn.Flatten(), nn.Linear(64, 8), nn.ReLU(), nn.Linear(8, 3)))
-    assert "linear layers" in why_not_fused(other)
-    assert fused_step(other) is None
-    with pytest.raises(ValueError):
+    with pytest.raises(UsageError, match="linear layers"):
         FusedStep(other)
 
 
@@ -266,25 +267,36 @@ def test_a_model_that_is_not_the_registrys_stack_has_no_fused_step():
 def test_the_trainer_reports_which_step_it_took():
     data = blobs(n_train=40, n_test=10)
     trainer = make_trainer(epochs=1)
-    assert trainer.step_kind is None
+    assert trainer.step_choice is None
     trainer.fit(make_setup(data), data)
-    assert trainer.step_kind == "fused"
+    assert trainer.step_choice.name == "fused"
+    assert trainer.step_choice.reason == "auto: closed-form gradient, no autograd"
 
     trainer = make_trainer(epochs=1)
     trainer.fit(make_setup(data, "mlp", hidden=(8,), impl="concise"), data)
-    assert trainer.step_kind == "fused"
+    assert trainer.step_choice.name == "fused"
 
-    trainer = make_trainer(epochs=1, fused=False)
+    trainer = make_trainer(epochs=1, step="autograd")
     trainer.fit(make_setup(data), data)
-    assert trainer.step_kind == "autograd"
+    assert trainer.step_choice.name == "autograd"
+    assert not trainer.step_choice.reason.startswith("auto")
 
     trainer = make_trainer(epochs=1)
     trainer.fit(make_setup(data, optimizer="momentum"), data)
-    assert trainer.step_kind == "autograd"
+    assert trainer.step_choice.name == "autograd"
+    assert "no fused step: the optimiser is momentum" in trainer.step_choice.reason
 
     trainer = make_trainer(epochs=1)
     trainer.fit(make_setup(data, "mlp", hidden=(8,), dropout=(0.3,)), data)
-    assert trainer.step_kind == "autograd"
+    assert trainer.step_choice.name == "autograd"
+
+
+def test_a_fused_step_asked_for_where_there_is_none_is_an_error():
+    data = blobs(n_train=40, n_test=10)
+    trainer = make_trainer(epochs=1, step="fused")
+    with pytest.raises(UsageError, match="the fused step cannot train this model: the "
+                                         "optimiser is adam"):
+        trainer.fit(make_setup(data, optimizer="adam"), data)
 
 
 TRAINER_CASES = {
@@ -300,11 +312,11 @@ def test_fused_and_autograd_trainers_record_the_same_history(case):
     model, config = TRAINER_CASES[case]
     data = blobs64(labels="random")  # not separable: the loss stays well away from 0
     runs = []
-    for fused in (True, False):
+    for step in ("fused", "autograd"):
         setup = setup64(model, lr=0.3, **config)
-        trainer = make_trainer(epochs=3, batch_size=16, fused=fused, check_every=4)
+        trainer = make_trainer(epochs=3, batch_size=16, step=step, check_every=4)
         history = trainer.fit(setup, data)  # 150 = 9 batches of 16 and one of 6
-        assert trainer.step_kind == ("fused" if fused else "autograd")
+        assert trainer.step_choice.name == step
         runs.append((history, weights(setup)))
     (fused_history, fused_weights), (auto_history, auto_weights) = runs
     assert [r["epoch"] for r in fused_history] == [1, 2, 3]
@@ -316,12 +328,16 @@ def test_fused_and_autograd_trainers_record_the_same_history(case):
 
 
 def test_the_model_holds_the_trained_output_layer_when_each_epoch_ends():
-    """A checkpoint written by on_epoch_end has the epoch's weights, not the stale ones."""
+    """A checkpoint written by a callback has the epoch's weights, not the stale ones."""
     data = blobs()
     snapshots = {}
     setup = make_setup(data, "mlp", hidden=(16,))
-    make_trainer(epochs=3).fit(setup, data, on_epoch_end=lambda epoch, h: snapshots.update(
-        {epoch: weights(setup)}))
+
+    class Snapshot(Callback):
+        def on_epoch_end(self, trainer, setup, history):
+            snapshots[len(history)] = weights(setup)
+
+    make_trainer(epochs=3).fit(setup, data, callbacks=[Snapshot()])
     for epochs in (1, 2):
         shorter = make_setup(data, "mlp", hidden=(16,))
         make_trainer(epochs=epochs).fit(shorter, data)
@@ -342,7 +358,7 @@ def test_a_huge_learning_rate_still_raises_training_diverged(lr, check_every):
     trainer = make_trainer(epochs=3, batch_size=16, check_every=check_every)
     with pytest.raises(TrainingDiverged) as info:
         trainer.fit(make_setup(data, "mlp", **config), data)
-    assert trainer.step_kind == "fused"
+    assert trainer.step_choice.name == "fused"
     assert (info.value.epoch, info.value.step) == expected
     assert "learning rate" in str(info.value)
     assert f"lr = {lr:g}" in str(info.value)
@@ -353,14 +369,14 @@ def test_softmax_regression_diverges_with_the_fused_step_too():
     trainer = make_trainer(epochs=3, batch_size=16)
     with pytest.raises(TrainingDiverged, match="learning rate"):
         trainer.fit(make_setup(data, "softmax", lr=1e38), data)
-    assert trainer.step_kind == "fused"
+    assert trainer.step_choice.name == "fused"
 
 
 def test_uint8_labels_train_with_the_fused_step_as_through_autograd():
     data = blobs()
     data = dataclasses.replace(data, train_y=data.train_y.to(torch.uint8),
                                test_y=data.test_y.to(torch.uint8))
-    auto = make_trainer(epochs=1, fused=False).fit(make_setup(data), data)
+    auto = make_trainer(epochs=1, step="autograd").fit(make_setup(data), data)
     fused = make_trainer(epochs=1).fit(make_setup(data), data)
     assert fused[0]["train_loss"] == pytest.approx(auto[0]["train_loss"], rel=1e-5)
 

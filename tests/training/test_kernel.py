@@ -16,9 +16,11 @@ import torch
 from shallownet.data.iterator import ArrayLoader
 from shallownet.errors import ShallownetError, TrainingDiverged, UsageError
 from shallownet.registry import ModelConfig, build
+from shallownet.scratch.losses import cross_entropy_grad
 from shallownet.training import kernel as kernel_module
 from shallownet.training.config import RunConfig, TrainSettings
 from shallownet.training.kernel import KernelStep, KernelUnavailable, load_kernel, why_no_kernel
+from shallownet.training.run import with_step
 from tests.training.test_trainer import (
     assert_same_weights,
     blobs,
@@ -49,10 +51,11 @@ def params(setup) -> tuple[torch.Tensor, torch.Tensor]:
 
 def reference_step(W, b, X, y, *, lr, wd=0.0):
     """One SGD step of mean cross-entropy in float64, from the formulas:
-    o = x Wᵀ + b, g = softmax(o) - onehot(y), W <- (1 - lr wd) W - lr/n gᵀ X, b -= lr/n Σ g."""
+    o = x Wᵀ + b, g = softmax(o) - onehot(y) (the scratch tier's ``cross_entropy_grad``),
+    W <- (1 - lr wd) W - lr/n gᵀ X, b -= lr/n Σ g."""
     X = X.double().reshape(len(X), -1)
     logits = X @ W.T + b
-    G = torch.softmax(logits, dim=1) - torch.nn.functional.one_hot(y, W.shape[0]).double()
+    G = cross_entropy_grad(logits, y)
     n = len(X)
     return logits, (1 - lr * wd) * W - lr / n * G.T @ X, b - lr / n * G.sum(0)
 
@@ -67,8 +70,8 @@ def test_a_kernel_step_is_the_formulas_to_float32_rounding(num_outputs, n):
     y = torch.randint(0, num_outputs, (n,), generator=g)
     out = torch.empty(n, num_outputs)
     step = KernelStep(setup)
-    step(X, y, out)
-    step.store()
+    step.train(X, y, out)
+    step.end_epoch()
     logits, W1, b1 = reference_step(W, b, X, y, lr=0.1)
     W2, b2 = params(setup)
     torch.testing.assert_close(out.double(), logits, rtol=1e-5, atol=1e-5)
@@ -88,9 +91,9 @@ def test_weight_decay_and_many_steps_follow_the_formulas(impl):
     out = torch.empty(256, 10)
     for start in range(0, 1000, 256):
         Xb, yb = X[start:start + 256], y[start:start + 256]
-        step(Xb, yb, out[: len(yb)])
+        step.train(Xb, yb, out[: len(yb)])
         _, W, b = reference_step(W, b, Xb, yb, lr=0.5, wd=0.01)
-    step.store()
+    step.end_epoch()
     W2, b2 = params(setup)
     torch.testing.assert_close(W2, W, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(b2, b, rtol=1e-4, atol=1e-5)
@@ -104,12 +107,12 @@ def test_rows_of_bound_data_train_exactly_as_the_gathered_batch():
     gathered, by_rows = softmax_setup(64), softmax_setup(64)
     out1, out2 = torch.empty(200, 10), torch.empty(200, 10)
     step = KernelStep(gathered)
-    step(X[rows], y[rows], out1)
-    step.store()
+    step.train(X[rows], y[rows], out1)
+    step.end_epoch()
     step = KernelStep(by_rows)
     step.bind(X, y)
-    step.rows(rows, out2)
-    step.store()
+    assert torch.equal(step(rows, out2), rows)
+    step.end_epoch()
     assert torch.equal(out1, out2)
     assert_same_weights(weights(gathered), weights(by_rows))
 
@@ -125,8 +128,8 @@ def test_the_result_does_not_depend_on_the_number_of_threads():
             setup = softmax_setup(50)
             out = torch.empty(700, 10)
             step = KernelStep(setup)
-            step(X, y, out)
-            step.store()
+            step.train(X, y, out)
+            step.end_epoch()
             results.append((out, weights(setup)))
     finally:
         torch.set_num_threads(threads)
@@ -141,16 +144,16 @@ def test_the_padding_stays_zero_and_load_store_exchange_the_weights():
     assert step.padded_W.shape == (30, 16) and step.padded_b.shape == (16,)
     g = torch.Generator().manual_seed(5)
     for _ in range(3):
-        step(torch.randn(64, 30, generator=g), torch.randint(0, 10, (64,), generator=g),
-             torch.empty(64, 10))
+        step.train(torch.randn(64, 30, generator=g), torch.randint(0, 10, (64,), generator=g),
+                   torch.empty(64, 10))
     assert torch.count_nonzero(step.padded_W[:, 10:]) == 0
     assert torch.count_nonzero(step.padded_b[10:]) == 0
     before = weights(setup)
-    step.store()
+    step.end_epoch()
     assert not torch.equal(weights(setup)["1.weight"], before["1.weight"])
     with torch.no_grad():
         setup.model[1].weight.fill_(0.5)
-    step.load()
+    step.begin_epoch()
     assert torch.equal(step.padded_W[:, :10], torch.full((30, 10), 0.5))
 
 
@@ -167,18 +170,18 @@ def test_a_bad_label_or_row_is_refused_and_changes_nothing(labels, rows, message
     X, y = torch.rand(2, 12), torch.tensor(labels)
     with pytest.raises(ShallownetError, match=message):
         if rows is None:
-            step(X, y, torch.empty(2, 10))
+            step.train(X, y, torch.empty(2, 10))
         else:
             step.bind(X, y)
-            step.rows(torch.tensor(rows), torch.empty(2, 10))
-    step.store()
+            step(torch.tensor(rows), torch.empty(2, 10))
+    step.end_epoch()
     assert_same_weights(weights(setup), before)
 
 
 NO_KERNEL = {
-    "mlp": ({"model": "mlp", "hidden": (8,)}, {}, "softmax regression only"),
+    "mlp": ({"model": "mlp", "hidden": (8,)}, {}, "trains softmax only, not mlp"),
     "momentum": ({"optimizer": "momentum"}, {}, "not plain SGD"),
-    "log-softmax": ({"log_softmax": True}, {}, "not cross-entropy on logits"),
+    "hand": ({"backward": "hand"}, {}, "by hand"),
     "float64": ({}, {"dtype": torch.float64}, "float32 weights, not torch.float64"),
     "many classes": ({}, {"num_outputs": 33}, "at most 32 classes, not 33"),
 }
@@ -206,11 +209,11 @@ def test_the_kernel_runs_on_the_cpu_only():
 @pytest.mark.parametrize("impl", ["scratch", "concise"])
 def test_kernel_and_fused_trainers_record_the_same_history(impl):
     data = blobs(n_train=300)
-    kernel = make_trainer(epochs=3, kernel=True)
+    kernel = make_trainer(epochs=3, step="kernel")
     a = kernel.fit(make_setup(data, impl=impl, weight_decay=0.01), data)
     fused = make_trainer(epochs=3)
     b = fused.fit(make_setup(data, impl=impl, weight_decay=0.01), data)
-    assert (kernel.step_kind, fused.step_kind) == ("kernel", "fused")
+    assert (kernel.step_choice.name, fused.step_choice.name) == ("kernel", "fused")
     for x, y in zip(without_seconds(a), without_seconds(b), strict=True):
         assert x.keys() == y.keys()
         for key in x:
@@ -220,12 +223,12 @@ def test_kernel_and_fused_trainers_record_the_same_history(impl):
 def test_resuming_a_kernel_run_equals_training_straight_through():
     data = blobs()
     straight = make_setup(data)
-    full = make_trainer(epochs=4, seed=2, kernel=True).fit(straight, data)
+    full = make_trainer(epochs=4, seed=2, step="kernel").fit(straight, data)
     first = make_setup(data)
-    partial = make_trainer(epochs=2, seed=2, kernel=True).fit(first, data)
+    partial = make_trainer(epochs=2, seed=2, step="kernel").fit(first, data)
     resumed = make_setup(data, seed=99)
     resumed.model.load_state_dict(copy.deepcopy(first.model.state_dict()))
-    history = make_trainer(epochs=4, seed=2, kernel=True).fit(resumed, data,
+    history = make_trainer(epochs=4, seed=2, step="kernel").fit(resumed, data,
                                                                history=copy.deepcopy(partial))
     assert without_seconds(history) == without_seconds(full)
     assert_same_weights(weights(resumed), weights(straight))
@@ -233,22 +236,21 @@ def test_resuming_a_kernel_run_equals_training_straight_through():
 
 def test_a_kernel_run_diverges_like_the_others():
     data = blobs()
-    trainer = make_trainer(epochs=3, kernel=True)
+    trainer = make_trainer(epochs=3, step="kernel")
     with pytest.raises(TrainingDiverged, match="learning rate"):
         trainer.fit(make_setup(data, lr=1e38), data)
-    assert trainer.step_kind == "kernel"
+    assert trainer.step_choice.name == "kernel"
 
 
-def test_a_model_the_kernel_cannot_train_falls_back_with_a_warning():
+def test_a_model_the_kernel_cannot_train_is_an_error_not_a_fallback():
     data = blobs()
-    trainer = make_trainer(epochs=1, kernel=True)
-    with pytest.warns(UserWarning, match="without the compiled step: the compiled step trains "
-                      "softmax regression only"):
+    trainer = make_trainer(epochs=1, step="kernel")
+    with pytest.raises(UsageError, match="the kernel step cannot train this model: the "
+                       "compiled step trains softmax only, not mlp"):
         trainer.fit(make_setup(data, "mlp", hidden=(8,)), data)
-    assert trainer.step_kind == "fused"
 
 
-def test_without_ninja_the_kernel_is_unavailable_and_the_trainer_falls_back(monkeypatch):
+def test_without_ninja_the_kernel_is_unavailable_before_any_data(monkeypatch):
     from torch.utils import cpp_extension
 
     monkeypatch.setattr(kernel_module, "_module", None)
@@ -257,10 +259,11 @@ def test_without_ninja_the_kernel_is_unavailable_and_the_trainer_falls_back(monk
     with pytest.raises(KernelUnavailable, match=r"needs ninja \(pip install ninja\)"):
         load_kernel()
     data = blobs()
-    trainer = make_trainer(epochs=1, kernel=True)
-    with pytest.warns(UserWarning, match="needs ninja"):
-        trainer.fit(make_setup(data), data)
-    assert trainer.step_kind == "fused"
+    with pytest.raises(KernelUnavailable, match="needs ninja"):
+        make_trainer(epochs=1, step="kernel").fit(make_setup(data), data)
+    # a run refuses it while choosing its step, before its data loads
+    with pytest.raises(KernelUnavailable, match="needs ninja"):
+        with_step(RunConfig(train=TrainSettings(step="kernel")).resolved())
 
 
 def test_a_build_is_announced_once_and_a_cached_one_is_not(monkeypatch):
@@ -295,12 +298,11 @@ def test_array_loader_rows_are_the_batches_iteration_gathers():
 # -- the run settings ----------------------------------------------------------------------
 
 
-def test_the_run_setting_is_a_boolean_saved_with_the_run():
-    config = RunConfig(train=TrainSettings(kernel=True)).resolved()
-    assert config.to_dict()["train"]["kernel"] is True
-    assert RunConfig.from_dict({"train": {}}).train.kernel is False  # runs saved before it
-    with pytest.raises(UsageError, match="kernel must be true or false, not 'yes'"):
-        TrainSettings(kernel="yes").check()
+def test_the_step_is_saved_with_the_run():
+    config = RunConfig(train=TrainSettings(step="kernel")).resolved()
+    assert config.to_dict()["train"]["step"] == "kernel"
+    assert RunConfig.from_dict(config.to_dict()).train.step == "kernel"
+    assert RunConfig.from_dict({"train": {"kernel": True}}).train.step == "kernel"  # old runs
 
 
 def test_uint8_labels_train_with_the_kernel():
@@ -309,8 +311,8 @@ def test_uint8_labels_train_with_the_kernel():
                                test_y=data.test_y.to(torch.uint8))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        trainer = make_trainer(epochs=1, kernel=True)
+        trainer = make_trainer(epochs=1, step="kernel")
         history = trainer.fit(make_setup(blobs()), data)
     reference = make_trainer(epochs=1).fit(make_setup(blobs()), blobs())
-    assert trainer.step_kind == "kernel"
+    assert trainer.step_choice.name == "kernel"
     assert history[0]["train_loss"] == pytest.approx(reference[0]["train_loss"], rel=1e-4)

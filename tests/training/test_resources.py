@@ -72,7 +72,7 @@ def test_check_writable_refuses_a_read_only_place_and_names_it(tmp_path, where):
             RunDir(target).check_writable()
         message = str(info.value)
         assert f"cannot write the run directory {target}" in message
-        assert "Choose another --out" in message
+        assert "Choose another run directory (out)" in message
         assert not target.exists() or not any(target.iterdir())
 
 
@@ -152,7 +152,7 @@ def test_a_disk_that_fills_during_training_keeps_the_last_checkpoint_and_resumes
         assert filled, "the log never reported epoch 3"
         message = str(info.value)
         assert f"The checkpoint of epoch 2 is kept in {run / 'checkpoint.pt'}" in message
-        assert f"shallownet train --resume {run}" in message
+        assert f"resume_run({str(run)!r})" in message
         state = load_checkpoint(run / "checkpoint.pt")
         assert state["epoch"] == 2 and len(state["history"]) == 2
         assert [int(r["epoch"]) for r in metrics_rows(run)] == [1, 2]

@@ -25,17 +25,17 @@ from shallownet.training.checkpoint import FORMAT, load_checkpoint
 from shallownet.training.config import RunConfig, TrainSettings
 from shallownet.training.data import DataSpec
 from shallownet.training.run import (
-    check_compatible,
     evaluate_run,
     predict_images,
     resume_run,
     train_run,
+    with_step,
 )
 from tests.conftest import write_tiny_dataset
 
 QUIET = {"log": False, "plots": False, "progress": False}
-REGRESSION_SUMMARY = {"model", "impl", "data", "epochs", "train_loss", "test_loss", "w_error",
-                      "b_error", "seconds", "samples_per_second"}
+REGRESSION_SUMMARY = {"model", "impl", "data", "step", "epochs", "train_loss", "test_loss",
+                      "w_error", "b_error", "seconds", "samples_per_second"}
 
 
 def synthetic(epochs: int = 2, **model) -> RunConfig:
@@ -79,7 +79,8 @@ def test_train_run_writes_a_complete_run_directory(tmp_path):
     assert result.summary["seconds"] == pytest.approx(sum(r["seconds"] for r in result.history))
     assert result.summary["samples_per_second"] == pytest.approx(
         2 * 100 / result.summary["seconds"])
-    assert result.config == synthetic().resolved()
+    assert result.config == with_step(synthetic().resolved())
+    assert result.config.train.step == result.summary["step"] == "autograd"  # what auto took
 
     config = json.loads((out / "config.json").read_text())
     assert RunConfig.from_dict({k: config[k] for k in ("model", "data", "train")}) == \
@@ -168,9 +169,10 @@ def incompatible_case(case: str, classification_csv, regression_csv) -> RunConfi
 
 
 MESSAGES = {
-    "linreg-on-images": "has class labels",
-    "logreg-on-synthetic": "regression dataset",
-    "lenet-on-csv": "not an image dataset",
+    "linreg-on-images": "linreg .* trains on the synthetic data or tables of features, but the "
+                        "dataset fashion-mnist is an image dataset",
+    "logreg-on-synthetic": "is the synthetic regression data",
+    "lenet-on-csv": "lenet .* trains on images, but the dataset .* is a table of features",
     "logreg-on-3-classes": "separates two classes, but .* has 3",
     "softmax-on-regression": "is a classifier",
 }
@@ -231,11 +233,9 @@ def test_a_relative_csv_path_is_stored_absolute(classification_csv, tmp_path, mo
 
 
 def test_compatible_pairs_pass(binary_csv, regression_csv):
-    check_compatible(RunConfig(model=ModelConfig(model="logreg"),
-                               data=DataSpec(name=str(binary_csv))))
-    check_compatible(RunConfig(model=ModelConfig(model="linreg"),
-                               data=DataSpec(name=str(regression_csv))))
-    check_compatible(RunConfig(model=ModelConfig(model="lenet"), data=DataSpec(name="mnist")))
+    for model, data in (("logreg", binary_csv), ("linreg", regression_csv), ("lenet", "mnist")):
+        config = RunConfig(model=ModelConfig(model=model), data=DataSpec(name=str(data)))
+        assert config.resolved().model.model == model
 
 
 def test_logreg_trains_on_a_binary_csv(binary_csv, tmp_path):
@@ -280,7 +280,7 @@ def test_resuming_a_classifier_with_dropout(classification_csv, tmp_path):
 
 def test_resume_cannot_go_back(tmp_path):
     train_run(synthetic(epochs=2), tmp_path / "run", **QUIET)
-    with pytest.raises(UsageError, match="already trained 2 epochs.*--epochs 3"):
+    with pytest.raises(UsageError, match="already trained 2 epochs.*Give epochs=3 or more"):
         resume_run(tmp_path / "run", epochs=1, **QUIET)
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["epoch"] == 2
 
@@ -326,7 +326,7 @@ def test_a_run_stopped_before_its_first_checkpoint_starts_again_on_resume(tmp_pa
 def test_evaluating_a_run_stopped_before_its_first_checkpoint_says_how_to_resume(tmp_path):
     train_run(synthetic(epochs=1), tmp_path / "run", **QUIET)
     stopped_before_its_first_checkpoint(tmp_path / "run")
-    with pytest.raises(CheckpointError, match="stopped before its first checkpoint.*--resume"):
+    with pytest.raises(CheckpointError, match="stopped before its first checkpoint.*resume_run"):
         evaluate_run(tmp_path / "run")
 
 

@@ -80,7 +80,7 @@ def test_create_accepts_an_existing_empty_directory(tmp_path):
 def test_create_refuses_a_directory_holding_a_run(tmp_path, name):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / name).write_text("{}")
-    with pytest.raises(OutputError, match="already holds a run.*--resume"):
+    with pytest.raises(OutputError, match="already holds a run. Continue it with resume_run"):
         RunDir(tmp_path / "run").create()
 
 

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: metrics.csv column -> TensorBoard tag, as the module's docstring promises.
 TAGS = {"train_loss": "loss/train", "test_loss": "loss/test", "train_acc": "accuracy/train",
         "test_acc": "accuracy/test", "w_error": "error/w", "b_error": "error/b",
-        "seconds": "time/epoch_seconds"}
+        "val_loss": "loss/val", "val_acc": "accuracy/val", "seconds": "time/epoch_seconds"}
 FINAL = {"final/seconds", "final/samples_per_second"}
 QUIET = {"log": False, "plots": False, "progress": False}
 SYNTHETIC = ["--data", "synthetic-linear", "--num-examples", 100, "-q"]
@@ -177,7 +177,7 @@ def test_an_image_classifier_logs_accuracy_and_its_figures(capsys, tmp_path, idx
     assert hparams["model.hidden"] == "32,16"
     assert hparams["train.batch_size"] == 8
     assert hparams["train.epochs"] == 2
-    assert hparams["train.kernel"] is False
+    assert hparams["train.step"] == "fused"
     assert hparams["data.name"] == "fashion-mnist"
     assert hparams["data.verify"] is False
     assert "train.tensorboard" not in hparams

@@ -12,8 +12,11 @@ import torch
 from shallownet.data.iterator import ArrayLoader
 from shallownet.errors import TrainingDiverged, UsageError
 from shallownet.registry import ModelConfig, build
+from shallownet.training.callbacks import Callback
 from shallownet.training.data import TrainingData
-from shallownet.training.trainer import Trainer, estimated_w_b, format_epoch
+from shallownet.training.evaluation import estimated_w_b
+from shallownet.training.printing import format_epoch
+from shallownet.training.trainer import Trainer
 
 CLASSIFIER_KEYS = {"epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"}
 REGRESSION_KEYS = {"epoch", "train_loss", "test_loss", "w_error", "b_error", "seconds"}
@@ -66,6 +69,16 @@ def make_trainer(epochs: int = 3, batch_size: int = 16, **options) -> Trainer:
     options = {"seed": 0, "device": "cpu", "log": False, "progress": False,
                "live_plot": False, **options}
     return Trainer(epochs, batch_size, **options)
+
+
+class OnEpochEnd(Callback):
+    """Calls ``f(epoch, history)`` after each epoch."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def on_epoch_end(self, trainer, setup, history):
+        self.f(len(history), history)
 
 
 def without_seconds(history):
@@ -138,7 +151,7 @@ def test_train_figures_are_the_mean_over_one_epochs_batches():
     """Replay epoch 1 by hand with the loader's order: the same losses, accuracy and weights."""
     data = blobs(n_train=70)  # 70 = 4 full batches of 16 and one of 6
     setup, twin = make_setup(data, lr=0.5), make_setup(data, lr=0.5)
-    history = make_trainer(epochs=1, batch_size=16, seed=5, fused=False).fit(setup, data)
+    history = make_trainer(epochs=1, batch_size=16, seed=5, step="autograd").fit(setup, data)
 
     loader = ArrayLoader(data.train_X, data.train_y, batch_size=16, seed=5)
     loader.set_epoch(0)
@@ -223,7 +236,7 @@ def test_resuming_from_a_state_dict_equals_training_straight_through(case):
     calls = []
     history = make_trainer(epochs=4, seed=2).fit(
         resumed, data, history=copy.deepcopy(partial),
-        on_epoch_end=lambda epoch, h: calls.append(epoch))
+        callbacks=[OnEpochEnd(lambda epoch, h: calls.append(epoch))])
 
     assert calls == [3, 4]
     assert [r["epoch"] for r in history] == [1, 2, 3, 4]
@@ -416,7 +429,8 @@ def test_a_huge_learning_rate_raises_training_diverged(check_every):
     assert f"epoch {epoch}" in message
     assert f"step {step} of 20" in message
     assert "learning rate" in message
-    assert "lr = 1e+06" in message and "--lr 100000" in message
+    assert "lr = 1e+06" in message and "lr=100000" in message
+    assert [str(h) for h in error.hints] == ["lr=100000"]
 
 
 def nan_data(kind: str, row: int) -> TrainingData:
@@ -476,7 +490,7 @@ def test_an_epoch_that_ends_with_exploded_weights_is_not_recorded_as_good():
         # one step per epoch: its loss is finite, the update it makes is not survivable
         make_trainer(epochs=3, batch_size=50).fit(
             make_setup(data, "linreg", lr=1e25), data,
-            on_epoch_end=lambda epoch, history: saved.append(history[-1]))
+            callbacks=[OnEpochEnd(lambda epoch, history: saved.append(history[-1]))])
     assert all(math.isfinite(r["test_loss"]) for r in saved), saved
     assert info.value.epoch == 1
 
@@ -491,12 +505,12 @@ def test_an_empty_training_set_is_a_usage_error():
 # -- callbacks, names, logging ------------------------------------------------------------------
 
 
-def test_on_epoch_end_runs_once_per_epoch_with_the_growing_history():
+def test_a_callback_runs_once_per_epoch_with_the_growing_history():
     data = blobs()
     calls = []
     history = make_trainer(epochs=3).fit(
         make_setup(data), data,
-        on_epoch_end=lambda epoch, h: calls.append((epoch, [r["epoch"] for r in h])))
+        callbacks=[OnEpochEnd(lambda epoch, h: calls.append((epoch, [r["epoch"] for r in h])))])
     assert calls == [(1, [1]), (2, [1, 2]), (3, [1, 2, 3])]
     assert len(history) == 3
 
@@ -527,18 +541,6 @@ def test_the_default_live_plot_draws_nothing_outside_jupyter():
     data = blobs(n_train=20, n_test=5)
     history = make_trainer(epochs=2, live_plot=None).fit(make_setup(data), data)
     assert len(history) == 2
-
-
-def test_format_epoch():
-    record = {"epoch": 3, "train_loss": 0.512345, "train_acc": 0.83125, "test_loss": math.nan,
-              "test_acc": None, "w_error": 0.00123, "b_error": math.inf, "seconds": 1.26}
-    assert format_epoch(record, 10) == (
-        "epoch  3/10  train loss 0.5123  train acc 0.831  test loss nan  "
-        "w error 1.23e-03  b error inf  (1.3 s)"
-    )
-    assert format_epoch({"epoch": 1, "val_loss": 2.0, "seconds": 0.0}, 1) == (
-        "epoch 1/1  val loss 2.0000  (0.0 s)"
-    )
 
 
 # -- refusals --------------------------------------------------------------------------------

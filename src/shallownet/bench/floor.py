@@ -25,6 +25,10 @@ import time
 from collections.abc import Sequence
 
 import torch
+from torch import nn
+
+from shallownet.init import weight_layers
+from shallownet.scratch.layers import Linear as ScratchLinear
 
 __all__ = [
     "layer_widths",
@@ -35,14 +39,16 @@ __all__ = [
 ]
 
 
-def layer_widths(model: str, num_inputs: int, num_outputs: int,
-                 hidden: Sequence[int] = (256,)) -> tuple[int, ...]:
-    """``(d_0, ..., d_L)``: softmax regression is one layer, an MLP adds its hidden widths."""
-    if model == "softmax":
-        return (num_inputs, num_outputs)
-    if model == "mlp":
-        return (num_inputs, *hidden, num_outputs)
-    raise ValueError(f"no floor for model {model!r}: softmax or mlp.")
+def layer_widths(model: nn.Module) -> tuple[int, ...]:
+    """``(d_0, ..., d_L)`` of a stack of linear layers (either tier): its inputs, then each
+    layer's outputs. Softmax regression is ``(784, 10)``, the book's MLP ``(784, 256, 10)``."""
+    layers = weight_layers(model)
+    if not layers or not all(isinstance(m, nn.Linear | ScratchLinear) for m in layers):
+        raise ValueError(f"no floor for {type(model).__name__}: the floor counts the products "
+                         "of a stack of linear layers.")
+    shapes = [tuple(m.weight.shape) if isinstance(m, nn.Linear) else tuple(m.W.T.shape)
+              for m in layers]  # (out, in) either way
+    return (shapes[0][1], *(out for out, _ in shapes))
 
 
 def work(widths: Sequence[int], *, n_train: int, n_test: int, epochs: int,

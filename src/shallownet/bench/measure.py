@@ -31,7 +31,7 @@ import time
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from shallownet.bench.floor import measure_bandwidth, measure_matmul_rate
+from shallownet.bench.floor import layer_widths, measure_bandwidth, measure_matmul_rate
 from shallownet.errors import ShallownetError
 from shallownet.registry import ModelConfig, build
 from shallownet.runtime import resolve_device
@@ -110,13 +110,13 @@ def _run(spec: dict) -> dict:
             raise KernelUnavailable(reason)
         load_kernel()  # built or loaded outside the timed span, as imports are
     trainer = Trainer(spec["epochs"], spec["batch_size"], seed=spec.get("seed", 0),
-                      device=device, progress=False, log=False, live_plot=False,
-                      fused=step != "autograd", kernel=step == "kernel")
+                      device=device, step=step, progress=False, log=False, live_plot=False)
     start = time.perf_counter()
     history = trainer.fit(setup, data)
     seconds = time.perf_counter() - start
     last = history[-1]
-    return {"step": trainer.step_kind, "seconds": seconds, "load_seconds": load_seconds,
+    return {"step": trainer.step_choice.name, "seconds": seconds,
+            "load_seconds": load_seconds, "widths": list(layer_widths(setup.model)),
             "n_train": len(data.train_y), "n_test": len(data.test_y),
             "num_inputs": math.prod(data.input_shape), "num_outputs": data.num_outputs,
             "epoch_seconds": [r["seconds"] for r in history],

@@ -26,22 +26,22 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shallownet.bench.floor import floor_seconds, layer_widths, work
-from shallownet.errors import ShallownetError
+from shallownet.bench.floor import floor_seconds, work
+from shallownet.errors import ShallownetError, UsageError
+from shallownet.registry import IMPLS, ModelConfig
 from shallownet.training.kernel import KernelUnavailable
+from shallownet.training.steps import choose_step
 
 __all__ = ["BenchOptions", "run_bench", "growth_exponent", "check_targets", "TARGETS"]
 
 GIB = 2**30
 
-#: model -> (at least this many times faster than per-sample, at most this many times the floor)
-TARGETS = {"softmax": (30.0, 5.0), "mlp": (5.0, 1.5)}
-SCRATCH_OVER_CONCISE = 1.3
-SOFTMAX_PEAK_RSS = GIB
+#: model -> (at least this many times faster than per-sample, at most this many times the
+#: floor, peak resident memory below this many bytes or None)
+TARGETS = {"softmax": (30.0, 5.0, GIB), "mlp": (5.0, 1.5, None)}
+SCRATCH_OVER_CONCISE = 1.3  # time of the first tier of IMPLS over the second's
 ACCURACY_TOLERANCE = 0.01  # |test acc (main step) - test acc (another step)|
 STEPS = ("kernel", "fused", "autograd")
-#: the models each step can train (a step missing here trains every model)
-STEP_MODELS = {"kernel": ("softmax",)}
 EXPONENT_RANGE = (0.9, 1.1)
 
 
@@ -115,7 +115,7 @@ def run_bench(options: BenchOptions, *, say: Callable[[str], None] = lambda line
     for model in options.models:
         for impl in options.impls:
             main = None
-            for step in (s for s in options.steps if model in STEP_MODELS.get(s, (model,))):
+            for step in (s for s in options.steps if _has_step(model, impl, s)):
                 say(f"{model} {impl}: shallownet, {step} step, {options.epochs} epochs")
                 try:
                     result = best(options.spec("run", model=model, impl=impl, step=step))
@@ -168,7 +168,7 @@ def _floors(options: BenchOptions, machine: dict, runs: list[dict]) -> dict:
     for run in runs:
         if run["model"] in floors:
             continue
-        widths = layer_widths(run["model"], run["num_inputs"], run["num_outputs"])
+        widths = run["widths"]
         done = work(widths, n_train=run["n_train"], n_test=run["n_test"], epochs=options.epochs)
         floors[run["model"]] = {
             "widths": list(widths), **done,
@@ -189,6 +189,15 @@ def _add_ratios(runs: list[dict], per_sample: list[dict], floors: dict) -> None:
         p["samples_per_second"] = p["n_train"] * p["epochs"] / p["seconds"]
 
 
+def _has_step(model: str, impl: str, step: str) -> bool:
+    """Whether the registry's ``model`` has the training step ``step`` (on the CPU)."""
+    try:
+        choose_step(ModelConfig(model=model, impl=impl), step)
+    except UsageError:
+        return False
+    return True
+
+
 def check_targets(report: dict) -> list[dict]:
     """Each target of the benchmark with the measured value and whether it is met."""
     checks = []
@@ -198,7 +207,7 @@ def check_targets(report: dict) -> list[dict]:
 
     runs = report["runs"]
     for r in (r for r in runs if r["main"]):
-        at_least, at_most = TARGETS.get(r["model"], (None, None))
+        at_least, at_most, peak_rss = TARGETS.get(r["model"], (None, None, None))
         label = f"{r['model']} {r['impl']}"
         if at_least is not None and r["faster_than_per_sample"] is not None:
             check(f"{label}: times faster than per-sample", r["faster_than_per_sample"],
@@ -206,9 +215,9 @@ def check_targets(report: dict) -> list[dict]:
         if at_most is not None:
             check(f"{label}: times the arithmetic floor", r["times_floor"], at_most,
                   r["times_floor"] <= at_most)
-        if r["model"] == "softmax" and r["peak_rss"] is not None:
+        if peak_rss is not None and r["peak_rss"] is not None:
             check(f"{label}: peak resident memory (GiB)", r["peak_rss"] / GIB,
-                  SOFTMAX_PEAK_RSS / GIB, r["peak_rss"] < SOFTMAX_PEAK_RSS)
+                  peak_rss / GIB, r["peak_rss"] < peak_rss)
         twin = [o for o in runs if (o["model"], o["impl"]) == (r["model"], r["impl"])
                 and o is not r]
         for other in twin:
@@ -216,11 +225,12 @@ def check_targets(report: dict) -> list[dict]:
             check(f"{label}: test accuracy {r['step']} vs {other['step']} (difference)", diff,
                   ACCURACY_TOLERANCE, diff <= ACCURACY_TOLERANCE)
     by_key = {(r["model"], r["impl"], r["step"]): r for r in runs}
+    first, second = IMPLS
     for (model, impl, step), r in by_key.items():
-        concise = by_key.get((model, "concise", step))
-        if impl == "scratch" and concise is not None:
-            ratio = r["seconds"] / concise["seconds"]
-            check(f"{model} {step}: scratch time / concise time", ratio, SCRATCH_OVER_CONCISE,
+        other = by_key.get((model, second, step))
+        if impl == first and other is not None:
+            ratio = r["seconds"] / other["seconds"]
+            check(f"{model} {step}: {first} time / {second} time", ratio, SCRATCH_OVER_CONCISE,
                   ratio <= SCRATCH_OVER_CONCISE)
     for s in report["scaling"]:
         if s["exponent"] is not None:

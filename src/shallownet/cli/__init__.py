@@ -14,6 +14,7 @@ from shallownet.cli import data as data_cmd
 from shallownet.cli import evaluate as evaluate_cmd
 from shallownet.cli import plot as plot_cmd
 from shallownet.cli import train as train_cmd
+from shallownet.cli.messages import for_the_command_line, interrupted_message
 from shallownet.errors import ShallownetError
 
 __all__ = ["main", "build_parser"]
@@ -57,11 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = _show_warning
             return args.handler(args)
     except ShallownetError as exc:
-        print(f"shallownet: error: {exc}", file=sys.stderr)
+        print(f"shallownet: error: {for_the_command_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as exc:
-        if not getattr(exc, "reported", False):
-            print("shallownet: interrupted.", file=sys.stderr)
+        print(interrupted_message(exc), file=sys.stderr)
         return getattr(exc, "exit_status", 130)
 
 

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from shallownet.atomic import json_safe
+from shallownet.jsonutil import json_safe
 
 __all__ = ["register"]
 
@@ -44,7 +44,7 @@ def register(commands) -> None:
 
 def run_compare(args) -> int:
     from shallownet.compare import compare_runs
-    from shallownet.plots.images import save_figure
+    from shallownet.plots.save import save_figure
 
     if len(args.run_dirs) < 2:
         args.parser.error(

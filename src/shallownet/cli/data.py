@@ -12,7 +12,7 @@ import torch
 
 from shallownet.cli.arguments import int_at_least
 from shallownet.data.catalog import CATALOG, get_spec
-from shallownet.data.images import from_raw
+from shallownet.data.image_datasets import from_raw
 from shallownet.data.locate import fetch_dataset, locate_dataset
 from shallownet.data.synthetic import TRUE_B, TRUE_W, synthetic_data
 from shallownet.data.tabular import read_csv_dataset
@@ -188,7 +188,8 @@ def run_fetch(args) -> int:
 
 
 def run_show(args) -> int:
-    from shallownet.plots.images import save_figure, show_images
+    from shallownet.plots.image_grid import show_images
+    from shallownet.plots.save import save_figure
 
     spec = get_spec(args.name)
     raw = locate_dataset(spec, data_dir=args.data_dir, mirrors=args.mirror)

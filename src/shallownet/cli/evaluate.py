@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from shallownet.atomic import json_safe
+from shallownet.jsonutil import json_safe
 from shallownet.runtime import DEVICES
 
 __all__ = ["register"]

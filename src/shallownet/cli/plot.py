@@ -29,8 +29,8 @@ def register(commands) -> None:
 
 
 def run_losses(args) -> int:
-    from shallownet.plots.images import save_figure
     from shallownet.plots.losses import plot_regression_losses
+    from shallownet.plots.save import save_figure
 
     if args.out.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise UsageError(f"--out must end in .png, .svg or .pdf, not {args.out.name!r}.")

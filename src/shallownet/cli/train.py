@@ -11,7 +11,6 @@ import sys
 import warnings
 from pathlib import Path
 
-from shallownet.atomic import json_safe
 from shallownet.cli.arguments import (
     int_at_least,
     int_list,
@@ -19,14 +18,16 @@ from shallownet.cli.arguments import (
     number,
     positive_float,
 )
-from shallownet.errors import UsageError
+from shallownet.defaults import DEFAULT_MODELS, defaults_sentence
+from shallownet.errors import ShallownetError, UsageError
 from shallownet.interrupts import terminate_as_interrupt
+from shallownet.jsonutil import json_safe
 from shallownet.registry import IMPLS, MODELS, OPTIMIZERS, ModelConfig
 from shallownet.runtime import DEVICES, resolve_device
-from shallownet.training.config import RunConfig, TrainSettings, book_settings
-from shallownet.training.data import IMAGE_DATASETS, SYNTHETIC, DataSpec
-from shallownet.training.run import check_compatible
+from shallownet.training.config import RunConfig, TrainSettings
+from shallownet.training.data import IMAGE_DATASETS, SYNTHETIC, DataSpec, data_kind
 from shallownet.training.rundir import RunDir
+from shallownet.training.steps import AUTO_RULE, STEPS, StepChoice, choose_step
 
 __all__ = ["register", "run_train"]
 
@@ -39,24 +40,25 @@ def register(commands) -> None:
     """Add ``train`` to ``commands``."""
     p = commands.add_parser(
         "train", help="train a model and write its run directory",
-        description="Train a model of the chapter. Defaults are the book's: softmax regression "
-        "on Fashion-MNIST, batch 256, lr 0.1, 10 epochs (linear regression on synthetic-linear: "
-        "batch 10, lr 0.03, 3 epochs).",
+        description="Train a model of the chapter: softmax regression on Fashion-MNIST unless "
+        f"told otherwise. {defaults_sentence()} The step that trains: {AUTO_RULE}.",
         formatter_class=_DefaultsFormatter,
     )
     what = p.add_argument_group("what to train")
+    defaults = "; ".join(f"{model} on {kind} data" for kind, model in DEFAULT_MODELS.items())
     what.add_argument("--model", choices=tuple(MODELS), default=None,
-                      help="model (default softmax; linreg on synthetic-linear)")
+                      help=f"model (default {defaults})")
     what.add_argument("--impl", choices=IMPLS, default="scratch",
                       help="scratch: the chapter's formulas; concise: torch.nn / torch.optim")
     what.add_argument("--data", default="fashion-mnist", metavar="DATA",
                       help=f"{', '.join((*IMAGE_DATASETS, SYNTHETIC))}, or PATH.csv")
     how = p.add_argument_group("training")
-    how.add_argument("--epochs", type=int_at_least(1), help="epochs (default: the book's)")
+    how.add_argument("--epochs", type=int_at_least(1), help="epochs (default: the book's, "
+                     "above)")
     how.add_argument("--batch-size", type=int_at_least(1), help="examples per minibatch "
-                     "(default: the book's)")
-    how.add_argument("--lr", type=positive_float, help="learning rate (default 0.1; linreg "
-                     "0.03; adam 0.001)")
+                     "(default: the book's, above)")
+    how.add_argument("--lr", type=positive_float, help="learning rate (default: the book's, "
+                     "above)")
     how.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
     how.add_argument("--momentum", type=float, default=0.9, help="for --optimizer momentum")
     how.add_argument("--weight-decay", type=non_negative_float, default=0.0,
@@ -64,10 +66,14 @@ def register(commands) -> None:
     how.add_argument("--seed", type=int_at_least(0), default=0,
                      help="same seed, same numbers (on the CPU)")
     how.add_argument("--device", choices=DEVICES, default=None, help="default auto")
-    how.add_argument("--kernel", action="store_true",
-                     help="train softmax regression with the compiled step: about twice as "
-                     "fast on a CPU; built for this CPU on first use (about a minute, needs a "
-                     "C++ compiler and ninja)")
+    how.add_argument("--step", choices=STEPS, default="auto",
+                     help="the training step: autograd (the model's own backward and "
+                     "optimiser: with --impl scratch the chapter's functions), fused "
+                     "(closed-form gradient, no autograd), kernel (softmax regression, compiled "
+                     "for this CPU on first use: about a minute, needs a C++ compiler and "
+                     f"ninja); {AUTO_RULE} (default auto)")
+    how.add_argument("--kernel", dest="step", action="store_const", const="kernel",
+                     help="the same as --step kernel")
     how.add_argument("--nproc", type=int_at_least(1), default=1, metavar="N",
                      help="data-parallel training in N local worker processes "
                      "(torch.distributed, gloo on the CPU, nccl on CUDA); under torchrun the "
@@ -158,8 +164,7 @@ def _label_column(text: str) -> int | str:
 
 def config_from_args(args) -> RunConfig:
     """The :class:`RunConfig` the command line asks for (book defaults filled in)."""
-    model = args.model or ("linreg" if args.data == SYNTHETIC else "softmax")
-    book = book_settings(model, args.data)
+    model = args.model or DEFAULT_MODELS[data_kind(args.data)]
     model_cfg = ModelConfig(
         model=model, impl=args.impl,
         hidden=args.hidden or (256,), activation=args.activation,
@@ -177,20 +182,15 @@ def config_from_args(args) -> RunConfig:
         max_train=args.max_train, max_test=args.max_test, seed=args.seed,
     )
     train = TrainSettings(
-        epochs=args.epochs or book["epochs"], batch_size=args.batch_size or book["batch_size"],
-        seed=args.seed, device=args.device or "auto", kernel=args.kernel,
-        tensorboard=bool(args.tensorboard),
+        epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+        device=args.device or "auto", step=args.step, tensorboard=bool(args.tensorboard),
     )
     return RunConfig(model=model_cfg, data=data, train=train).resolved()
 
 
 def run_train(args) -> int:
-    from shallownet.training.distributed import (
-        from_environment,
-        in_distributed_launch,
-        launch,
-        leave,
-    )
+    from shallownet.cli.launch import launch
+    from shallownet.training.distributed import from_environment, in_distributed_launch, leave
 
     if in_distributed_launch():  # one of the workers that --nproc or torchrun started
         group = from_environment(resolve_device(args.device or "auto"))
@@ -207,7 +207,9 @@ def run_train(args) -> int:
     if args.nproc > 1:
         _check_distributable(args, args.nproc)
         if args.resume is None:  # refuse what the workers would refuse, before starting them
-            check_compatible(config_from_args(args))
+            config = config_from_args(args)
+            choose_step(config.model, config.train.step, world_size=args.nproc,
+                        device=resolve_device(config.train.device))
             if args.out is not None:
                 RunDir(args.out).check_new()
         argv = args.argv[args.argv.index("train") + 1:]
@@ -217,9 +219,6 @@ def run_train(args) -> int:
 
 
 def _check_distributable(args, world_size: int) -> None:
-    if world_size > 1 and args.kernel:
-        raise UsageError("--kernel is a one-process step; a distributed run trains through "
-                         "autograd. Leave out --kernel or --nproc.")
     if world_size > 1 and args.folds:
         raise UsageError("--folds trains its folds one after another in one process; leave out "
                          "--nproc (or --folds).")
@@ -260,27 +259,30 @@ def _run_train(args, group) -> int:
                 "Only --epochs, --device, --nproc, --json, --quiet, --no-plots and "
                 "--[no-]tensorboard go with --resume."
             )
-        if (args.resume / "checkpoint.pt").is_file():
-            print(f"resuming {args.resume}" + _workers(group), flush=True)
-        elif (args.resume / "config.json").is_file():
+        step, run_dir = _saved_step(args.resume), RunDir(args.resume)
+        if run_dir.checkpoint.is_file():
+            print(f"resuming {args.resume}" + step + _workers(group), flush=True)
+        elif run_dir.config.is_file():
             print(f"restarting {args.resume} from epoch 0: it was stopped before its first "
-                  "checkpoint" + _workers(group), flush=True)
+                  "checkpoint" + step + _workers(group), flush=True)
         result = resume_run(args.resume, epochs=args.epochs, device=args.device,
                             progress=progress, log=log, plots=plots, group=group,
                             tensorboard=args.tensorboard)
         return _report(result.summary, result.run_dir, args.json)
     config = config_from_args(args)
-    check_compatible(config)
+    world = 1 if group is None else group.world_size
+    choice = choose_step(config.model, config.train.step, world_size=world,
+                         device=resolve_device(config.train.device))
     if args.folds and args.tensorboard:
         raise UsageError("--tensorboard logs the epochs of one run; --folds trains K models "
                          "and keeps none. Leave out --tensorboard (or --folds).")
     if args.folds:
-        print(_header(config, f"{args.folds}-fold cross-validation"), flush=True)
+        print(_header(config, choice, f"{args.folds}-fold cross-validation"), flush=True)
         summary = cross_validate(config, args.folds, args.out, progress=progress, log=log,
                                  plots=plots)
         run_dir = summary.pop("run_dir")
         return _report(summary, run_dir, args.json)
-    print(_header(config, "training") + _workers(group), flush=True)
+    print(_header(config, choice, "training") + _workers(group), flush=True)
     result = train_run(config, args.out, progress=progress, log=log, plots=plots, group=group)
     return _report(result.summary, result.run_dir, args.json)
 
@@ -289,13 +291,33 @@ def _workers(group) -> str:
     return "" if group is None else f", {group.world_size} processes (torch.distributed)"
 
 
-def _header(config: RunConfig, what: str) -> str:
+def _saved_step(path: Path) -> str:
+    """``, step NAME`` as the run in ``path`` saved it ('' where it cannot be read: resuming
+    then says why)."""
+    try:
+        step = RunDir(path).read_config()["train"]["step"]
+    except (ShallownetError, KeyError, TypeError):
+        return ""
+    return f", step {step}" if isinstance(step, str) else ""
+
+
+def _header(config: RunConfig, choice: StepChoice, what: str) -> str:
+    """``training mlp (scratch, hidden 256) on fashion-mnist: 10 epochs, ..., step fused (...)``."""
     m, t = config.model, config.train
-    extra = f", hidden {','.join(map(str, m.hidden))}" if m.model == "mlp" else ""
+    options = [f"{name.replace('_', ' ')} {_setting(getattr(m, name))}"
+               for name in MODELS[m.model].options if name in _HEADER_OPTIONS]
     epochs = f"{t.epochs} epoch{'s' if t.epochs != 1 else ''}"
-    return (f"{what} {m.model} ({m.impl}{extra}) on {config.data.name}: {epochs}, "
-            f"batch {t.batch_size}, {m.optimizer} lr {m.lr:g}, seed {t.seed}, "
-            f"device {resolve_device(t.device)}" + (", compiled step" if t.kernel else ""))
+    return (f"{what} {m.model} ({', '.join([m.impl, *options])}) on {config.data.name}: "
+            f"{epochs}, batch {t.batch_size}, {m.optimizer} lr {m.lr:g}, seed {t.seed}, "
+            f"device {resolve_device(t.device)}, step {choice}")
+
+
+#: the model options a header names (the others have their own words or are rarely changed)
+_HEADER_OPTIONS = ("hidden",)
+
+
+def _setting(value) -> str:
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
 def _report(summary: dict, run_dir, as_json: bool) -> int:

@@ -7,8 +7,8 @@ changed to::
 
 in Jupyter, in a plain ``python`` script and in an IDE, on current Python
 and torch. Names and signatures are the book's; where the book's behaviour
-is a trap, the behaviour is fixed (each difference is listed in the README,
-"The book's code, unchanged"):
+is a trap, the behaviour is fixed (each difference is listed in docs/d2l.md,
+"The book's code"):
 
 - figures appear in a notebook cell, a window, or a file whose path is
   printed (:mod:`shallownet.d2l.figures`), and the ``Animator`` redraws live

@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from shallownet.data.catalog import FASHION_MNIST_LABELS, get_fashion_mnist_labels
-from shallownet.data.images import scale_images, size_pair
+from shallownet.data.image_datasets import scale_images, size_pair
 from shallownet.data.iterator import ArrayLoader
 from shallownet.data.locate import RawImageData, locate_dataset
 from shallownet.data.synthetic import synthetic_data

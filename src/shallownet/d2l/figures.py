@@ -9,8 +9,9 @@ Here every figure goes where the code runs:
   blocking and redraws as the figure changes; at the end of a script, open
   windows are kept until closed;
 - **file** (a non-interactive backend such as Agg, e.g. over SSH or in CI):
-  the figure is written to ``$SHALLOWNET_FIGURES`` (default ``./d2l-figures``)
-  as ``<script>-<n>-<kind>.png`` and the path is printed once on stderr;
+  the figure is written to ``$SHALLOWNET_FIGURES`` (default ``./figures``, see
+  :func:`~shallownet.plots.save.figures_dir`) as ``<script>-<n>-<kind>.png``
+  and the path is printed once on stderr;
   figures drawn straight with ``d2l.plt`` are written when the script calls
   ``d2l.plt.show()`` or exits.
 """
@@ -19,18 +20,17 @@ from __future__ import annotations
 
 import atexit
 import itertools
-import os
 import sys
 import time
 import types
 import weakref
 from pathlib import Path
 
-from shallownet.plots.images import displayable, save_figure
-from shallownet.plots.training import in_notebook
+from shallownet.plots.image_grid import displayable
+from shallownet.plots.notebook import in_notebook
+from shallownet.plots.save import figures_dir, save_figure
 
 __all__ = [
-    "FIGURE_DIR_ENV",
     "output_mode",
     "figure_format",
     "publish",
@@ -43,9 +43,6 @@ __all__ = [
     "plt",
 ]
 
-#: Environment variable naming the directory figures are written to in file mode.
-FIGURE_DIR_ENV = "SHALLOWNET_FIGURES"
-DEFAULT_FIGURE_DIR = "d2l-figures"
 #: Backends that cannot show anything: figures go to files.
 _FILE_BACKENDS = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
 
@@ -109,8 +106,8 @@ class _FigureFiles:
 
     def path_for(self, fig, kind: str) -> Path:
         if fig not in self.paths:
-            directory = Path(os.environ.get(FIGURE_DIR_ENV) or DEFAULT_FIGURE_DIR)
-            self.paths[fig] = directory / f"{_script_name()}-{next(self.count)}-{kind}.png"
+            name = f"{_script_name()}-{next(self.count)}-{kind}.png"
+            self.paths[fig] = figures_dir() / name
         return self.paths[fig]
 
     def write(self, fig, kind: str, *, throttle: bool = False) -> Path:

@@ -28,7 +28,7 @@ from shallownet.d2l.data import get_fashion_mnist_labels
 from shallownet.d2l.figures import show_images
 from shallownet.errors import TrainingDiverged, UsageError
 from shallownet.metrics import Timer, count_correct
-from shallownet.training.trainer import format_epoch
+from shallownet.training.printing import format_epoch
 
 __all__ = [
     "BookCheckWarning",

@@ -9,8 +9,7 @@ from shallownet.data.catalog import (
 )
 from shallownet.data.download import decompressed_md5, download
 from shallownet.data.idx import read_idx, write_idx
-from shallownet.data.imagefile import load_image_file, load_image_files
-from shallownet.data.images import (
+from shallownet.data.image_datasets import (
     ImageData,
     images_to_tensor,
     load_data_fashion_mnist,
@@ -18,6 +17,7 @@ from shallownet.data.images import (
     load_image_dataset,
     load_mnist,
 )
+from shallownet.data.imagefile import load_image_file, load_image_files
 from shallownet.data.iterator import ArrayLoader, data_iter, load_array
 from shallownet.data.locate import fetch_dataset, locate_dataset, user_cache_dir
 from shallownet.data.synthetic import TRUE_B, TRUE_W, synthetic_data

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from shallownet.errors import ChecksumError, DownloadError
+from shallownet.errors import ChecksumError, DownloadError, Hint, Placeholder
 
 __all__ = ["download", "decompressed_md5"]
 
@@ -109,10 +109,11 @@ def download(
                 else:
                     time.sleep(backoff * 2**attempt)
     lines = "\n  ".join(failures)
+    hint = Hint("data_dir", Placeholder("DIR"))
     raise DownloadError(
         f"could not download {dest.name}; every mirror failed:\n  {lines}\n"
         "Check the network, or download the file by hand and point shallownet at its "
-        "directory with --data-dir DIR or SHALLOWNET_DATA=DIR."
+        f"directory with {hint} or SHALLOWNET_DATA=DIR.", hints=[hint]
     )
 
 

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from shallownet.data.images import size_pair
+from shallownet.data.image_datasets import size_pair
 from shallownet.errors import ImageFileError, UsageError
 
 __all__ = [

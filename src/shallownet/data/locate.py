@@ -33,7 +33,7 @@ from filelock import FileLock, Timeout
 from shallownet.data.catalog import ImageDatasetSpec, get_spec
 from shallownet.data.download import decompressed_md5, download
 from shallownet.data.idx import read_idx_verified
-from shallownet.errors import ChecksumError, DataError, DatasetNotFoundError
+from shallownet.errors import ChecksumError, DataError, DatasetNotFoundError, Hint, Placeholder
 
 __all__ = [
     "RawImageData",
@@ -116,12 +116,14 @@ def _read_all(spec: ImageDatasetSpec, files: dict[str, Path], verify: bool) -> d
         content = read_idx_verified(path)
         expected = spec.files[key].md5
         if verify and content.md5 != expected:
+            fetch = Hint.call("fetch_dataset", spec.name)
+            data_dir = Hint("data_dir", Placeholder("DIR"))
             raise ChecksumError(
                 f"{path} does not match the published {spec.title} data: the MD5 of its "
                 f"decompressed bytes is {content.md5}, expected {expected}. The file is "
-                "corrupt or a different version: replace it with a verified download, "
-                f"`shallownet data fetch {spec.name}` (with --data-dir DIR for a directory "
-                "you named)."
+                f"corrupt or a different version: replace it with a verified download, "
+                f"`{fetch}` (with {data_dir} for a directory you named).",
+                hints=[fetch, data_dir]
             )
         arrays[key] = content.array
     _check_shapes(spec, files, arrays)
@@ -192,7 +194,7 @@ def locate_dataset(
         if files is not None:
             return _raw(spec, files, "explicit", verify)
         if not download_missing:
-            raise DatasetNotFoundError(_not_found_message(spec, [str(explicit)], explicit=True))
+            raise _not_found(spec, [str(explicit)], explicit=True)
         return _download_into(spec, explicit / spec.name, mirrors, verify, progress,
                               present="explicit")
 
@@ -215,7 +217,7 @@ def locate_dataset(
             except DataError as exc:
                 warnings.warn(f"ignoring a bad {source} copy: {exc}", stacklevel=2)
     if not download_missing:
-        raise DatasetNotFoundError(_not_found_message(spec, looked, explicit=False))
+        raise _not_found(spec, looked, explicit=False)
     return _download_into(spec, cache, mirrors, verify, progress)
 
 
@@ -265,8 +267,10 @@ def _download_into(spec, directory: Path, mirrors, verify, progress, force=False
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        hint = Hint("data_dir", Placeholder("DIR"))
         raise DataError(f"cannot create the data directory {directory}: "
-                        f"{exc.strerror or exc}. Choose another with --data-dir DIR.") from exc
+                        f"{exc.strerror or exc}. Choose another with {hint}.",
+                        hints=[hint]) from exc
     files = {}
     with _download_lock(directory, progress):
         for key, f in spec.files.items():
@@ -308,7 +312,8 @@ class _download_lock:
                 raise DataError(
                     f"another process has been downloading into {self.directory} for "
                     f"{LOCK_TIMEOUT / 60:.0f} minutes (it holds {self.lock.lock_file}); "
-                    "stop it, or use another --data-dir."
+                    f"stop it, or use another data directory ({Hint('data_dir')}).",
+                    hints=[Hint("data_dir")]
                 ) from None
         except OSError as exc:
             raise DataError(f"cannot lock the data directory {self.directory}: "
@@ -327,24 +332,26 @@ def _intact(path: Path, md5: str) -> bool:
         return False
 
 
-def _not_found_message(spec: ImageDatasetSpec, looked: list[str], *, explicit: bool) -> str:
+def _not_found(spec: ImageDatasetSpec, looked: list[str], *,
+               explicit: bool) -> DatasetNotFoundError:
+    """The error for a dataset found nowhere: where it was looked for, how to provide it."""
     places = "\n  ".join(
         p if not explicit or Path(p).is_dir() else f"{p} (does not exist)" for p in looked
     )
     names = ", ".join(f"{f.name}.gz" for f in spec.files.values())
-    fetch = f"shallownet data fetch {spec.name}"
+    fetch = (Hint.call("fetch_dataset", spec.name, data_dir=looked[0]) if explicit
+             else Hint.call("fetch_dataset", spec.name))
+    data_dir = Hint("data_dir", Placeholder("DIR"))
     ways = [
-        f"run `{fetch} --data-dir {looked[0]}` to download it there"
-        if explicit
+        f"run `{fetch}` to download it there" if explicit
         else f"run `{fetch}` to download it into the user cache",
-        f"put the files ({names}) in a directory and pass --data-dir DIR "
-        f"(or set {DATA_ENV}=DIR)",
+        f"put the files ({names}) in a directory and pass {data_dir} (or set {DATA_ENV}=DIR)",
     ]
     if spec.debian_package:
         ways.append(f"on Debian/Ubuntu, `apt-get install {spec.debian_package}`")
     where = "the directory you named" if explicit else "any of these places"
     steps = "\n  ".join(f"{i}. {w}" for i, w in enumerate(ways, 1))
-    return (
+    return DatasetNotFoundError(
         f"{spec.title} was not found in {where}:\n  {places}\n"
-        f"Provide it in one of these ways:\n  {steps}"
+        f"Provide it in one of these ways:\n  {steps}", hints=[fetch, data_dir]
     )

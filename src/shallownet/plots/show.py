@@ -6,25 +6,22 @@ is shown twice). :func:`show` puts one in front of the reader:
 
 - in a Jupyter kernel the cell displays it as a PNG;
 - anywhere else (a script, a terminal, CI) it is written to
-  ``$SHALLOWNET_FIGURES/NAME.png`` (default ``./figures``) and the path is
-  printed, so a script gives the same figures as its notebook.
+  ``$SHALLOWNET_FIGURES/NAME.png`` (default ``./figures``, see
+  :func:`~shallownet.plots.save.figures_dir`) and the path is printed, so a
+  script gives the same figures as its notebook.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 from shallownet.errors import UsageError
-from shallownet.plots.images import save_figure
-from shallownet.plots.training import in_notebook, png_image
+from shallownet.plots.notebook import in_notebook, png_image
+from shallownet.plots.save import figures_dir, save_figure
 
-__all__ = ["show", "FIGURES_ENV", "DEFAULT_FIGURES"]
+__all__ = ["show"]
 
-#: Environment variable naming the directory :func:`show` writes figures to outside Jupyter.
-FIGURES_ENV = "SHALLOWNET_FIGURES"
-DEFAULT_FIGURES = "figures"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -52,7 +49,7 @@ def show(fig, name: str, *, dpi: int = 100) -> Path | None:
 
         display(png_image(fig, dpi))
         return None
-    path = Path(os.environ.get(FIGURES_ENV) or DEFAULT_FIGURES) / f"{name}.png"
+    path = figures_dir() / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     save_figure(fig, path, dpi=dpi)
     print(f"figure: {path}")

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import math
 import numbers
-import sys
 from collections.abc import Mapping, Sequence
 
 from shallownet.errors import UsageError
+from shallownet.plots.notebook import in_notebook, png_image
 
-__all__ = ["plot_training_curves", "LivePlot", "in_notebook"]
+__all__ = ["plot_training_curves", "LivePlot"]
 
 #: Panels in drawing order: (title, y label, which metric keys go there).
 _PANELS = (
@@ -190,30 +189,6 @@ def plot_training_curves(
     return fig
 
 
-def in_notebook() -> bool:
-    """True only inside a Jupyter kernel (IPython's ``ZMQInteractiveShell``).
-
-    False in a terminal IPython, a script or tests, and when IPython is not
-    installed. A kernel has always imported IPython already, so this never
-    imports it.
-    """
-    ipython = sys.modules.get("IPython")
-    get_ipython = getattr(ipython, "get_ipython", None)
-    if get_ipython is None:
-        return False
-    shell = get_ipython()
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
-
-
-def png_image(fig, dpi: int):
-    """``fig`` rendered as a PNG, as an IPython ``Image`` a notebook cell displays."""
-    from IPython.display import Image
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    return Image(data=buffer.getvalue(), format="png")
-
-
 class LivePlot:
     """Training curves that redraw in place in a notebook cell, one update per epoch.
 
@@ -231,7 +206,8 @@ class LivePlot:
     title : str, optional
         Figure title.
     enabled : bool, optional
-        None (default) draws only inside a Jupyter kernel (:func:`in_notebook`);
+        None (default) draws only inside a Jupyter kernel
+        (:func:`~shallownet.plots.notebook.in_notebook`);
         a disabled LivePlot ignores every call, so scripts can create one freely.
 
     Examples

@@ -6,7 +6,8 @@ there, as autograd does) and returns the per-example losses and the
 outputs, so it can replace ``loss.mean().backward()`` in a training step.
 
 The one identity that does most of the work: for softmax followed by
-cross-entropy, ``∂l/∂o = softmax(o) - onehot(y)``.
+cross-entropy, ``∂l/∂o = softmax(o) - onehot(y)``
+(:func:`shallownet.scratch.losses.cross_entropy_grad`).
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from __future__ import annotations
 import torch
 
 from shallownet.errors import UsageError
-from shallownet.scratch.activations import relu, sigmoid, softmax, tanh
+from shallownet.scratch.activations import relu, sigmoid, tanh
 from shallownet.scratch.layers import Linear
-from shallownet.scratch.losses import cross_entropy, squared_loss
+from shallownet.scratch.losses import cross_entropy, cross_entropy_grad, squared_loss
 
 __all__ = [
     "linear_regression_backward",
@@ -71,9 +72,7 @@ def linear_regression_backward(X: torch.Tensor, y: torch.Tensor, layer: Linear):
 
 def _softmax_grad(O: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """``∂L/∂O = (softmax(O) - onehot(y)) / n`` for the mean cross-entropy L of n rows."""
-    G = softmax(O, dim=1)
-    G[torch.arange(len(y), device=y.device), y.long()] -= 1  # subtract the one-hot rows
-    return G / O.shape[0]
+    return cross_entropy_grad(O, y) / O.shape[0]
 
 
 def softmax_regression_backward(X: torch.Tensor, y: torch.Tensor, layer: Linear):

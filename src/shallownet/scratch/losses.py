@@ -7,17 +7,19 @@ the caller sums or averages.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
 from shallownet.errors import UsageError
-from shallownet.scratch.activations import _positive_part, log_softmax
+from shallownet.scratch.activations import _positive_part, log_softmax, softmax
 
 __all__ = [
     "squared_loss",
     "l1_loss",
     "huber_loss",
     "cross_entropy",
+    "cross_entropy_grad",
     "cross_entropy_from_probs",
     "nll_loss",
     "binary_cross_entropy",
@@ -70,6 +72,36 @@ def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """
     _check_labels(logits, y)
     return -_pick(log_softmax(logits, dim=1), y)
+
+
+def cross_entropy_grad(logits: torch.Tensor, y: torch.Tensor, *,
+                       softmax: Callable[..., torch.Tensor] = softmax) -> torch.Tensor:
+    """The gradient of each example's cross-entropy: ``∂l/∂o = softmax(o) - onehot(y)``.
+
+    From ``l = log sum_k exp(o_k) - o_y``: ``∂l/∂o_j = exp(o_j) / sum_k exp(o_k) - [j = y]``.
+    Row i is the gradient of example i's loss alone; the gradient of the
+    batch's mean loss is this divided by n. The hand-written backward passes
+    (:mod:`shallownet.scratch.backprop`), the fused training step
+    (:mod:`shallownet.training.fused`) and, through the tests, the compiled
+    step all take their gradient from here. Logits of ``-inf`` (padding)
+    get probability and gradient exactly 0.
+
+    Parameters
+    ----------
+    logits : Tensor of shape (n, q)
+    y : Tensor of shape (n,), int64
+    softmax : callable, default :func:`~shallownet.scratch.activations.softmax`
+        How ``softmax(o, dim=1)`` is computed: the fused step passes
+        ``torch.softmax``, the same formula in one kernel.
+
+    Returns
+    -------
+    Tensor of shape (n, q)
+    """
+    _check_labels(logits, y)
+    G = softmax(logits, dim=1)
+    minus_one = G.new_full((1, 1), -1.0).expand(len(G), 1)
+    return G.scatter_add_(1, y.reshape(-1, 1).long(), minus_one)  # subtract the one-hot rows
 
 
 def nll_loss(log_probs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from shallownet.atomic import write_bytes
-from shallownet.errors import CheckpointError
+from shallownet.errors import CheckpointError, Hint
 
 __all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "restore_model",
            "check_optimizer_state"]
@@ -77,7 +77,8 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     if not is_file:
         raise CheckpointError(
             f"no checkpoint at {path}. A run directory holds checkpoint.pt once its first "
-            "epoch has started; was the run started with this directory as --out?"
+            f"epoch has started; was the run started with this directory as {Hint('out')}?",
+            hints=[Hint("out")]
         )
     try:
         with open(path, "rb") as f:

@@ -7,56 +7,48 @@ import math
 import typing
 from dataclasses import asdict, dataclass
 
+from shallownet.defaults import book_defaults
 from shallownet.errors import RunConfigError, ShallownetError, UsageError
-from shallownet.registry import ModelConfig
-from shallownet.training.data import DataSpec, data_kind
+from shallownet.registry import ModelConfig, check_compatible
+from shallownet.training.data import DataSpec
+from shallownet.training.steps import STEPS
 from shallownet.typecheck import typed
 
-__all__ = ["TrainSettings", "RunConfig", "book_settings"]
+__all__ = ["TrainSettings", "RunConfig"]
 
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """How long and how to train: epochs, batch size, seed, device, whether softmax
-    regression trains with the compiled step (:mod:`shallownet.training.kernel`), and
-    whether the run also writes TensorBoard events (:mod:`shallownet.training.tensorboard`)."""
+    """How long and how to train.
 
-    epochs: int = 10
-    batch_size: int = 256
-    seed: int = 0
-    device: str = "auto"
-    kernel: bool = False
+    ``None`` means the book's value for the model and data
+    (:mod:`shallownet.defaults`); :meth:`RunConfig.resolved` fills them in.
+    """
+
+    epochs: int | None = None  # epochs in total
+    batch_size: int | None = None  # examples per minibatch
+    seed: int = 0  # initial weights, batch order, dropout masks
+    device: str = "auto"  # auto | cpu | cuda | mps
+    step: str = "auto"  # auto | autograd | fused | kernel (shallownet.training.steps)
     tensorboard: bool = False  # also log to RUN_DIR/tensorboard (needs the tensorboard package)
 
     def check(self) -> TrainSettings:
         for name, minimum in (("epochs", 1), ("batch_size", 1)):
             value = getattr(self, name)
+            if value is None:
+                continue
             if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-                flag = "--" + name.replace("_", "-")
-                raise UsageError(f"{flag} must be a whole number of at least {minimum}, "
+                raise UsageError(f"{name} must be a whole number of at least {minimum}, "
                                  f"not {value!r}.")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise UsageError(f"--seed must be a whole number of 0 or more, not {self.seed!r}.")
+            raise UsageError(f"seed must be a whole number of 0 or more, not {self.seed!r}.")
         if not isinstance(self.device, str):
-            raise UsageError(f"--device must be a name such as cpu, not {self.device!r}.")
-        for name in ("kernel", "tensorboard"):
-            if not isinstance(getattr(self, name), bool):
-                raise UsageError(f"{name} must be true or false, not {getattr(self, name)!r}.")
+            raise UsageError(f"device must be a name such as cpu, not {self.device!r}.")
+        if self.step not in STEPS:
+            raise UsageError(f"unknown step {self.step!r}; choose one of {', '.join(STEPS)}.")
+        if not isinstance(self.tensorboard, bool):
+            raise UsageError(f"tensorboard must be true or false, not {self.tensorboard!r}.")
         return self
-
-
-def book_settings(model: str, data: str) -> dict:
-    """The book's epochs and batch size for ``model`` on ``data`` (its learning rate is the
-    registry's default).
-
-    Linear regression on the synthetic data: 3 epochs of batch 10; a CSV
-    dataset: 10 epochs of batch 32; everything else: 10 epochs of batch 256.
-    """
-    if data == "synthetic-linear":
-        return {"epochs": 3, "batch_size": 10}
-    if data_kind(data) == "csv":
-        return {"epochs": 10, "batch_size": 32}
-    return {"epochs": 10, "batch_size": 256}
 
 
 @dataclass(frozen=True)
@@ -68,8 +60,13 @@ class RunConfig:
     train: TrainSettings = TrainSettings()
 
     def resolved(self) -> RunConfig:
-        """A copy with the model's defaults filled in; every value checked."""
-        model = self.model.resolved()
+        """A copy with every default filled in; every value checked.
+
+        What is ``None`` comes from the book's table (:mod:`shallownet.defaults`)
+        for the model, the kind of data and the optimiser; a model that cannot
+        train on that kind of data is refused
+        (:func:`shallownet.registry.check_compatible`).
+        """
         try:
             data = self.data.resolved()
         except (RuntimeError, OSError) as exc:  # ~user with no home; a name too long for a path
@@ -77,7 +74,15 @@ class RunConfig:
                 f"the dataset {self.data.name!r} (directory {self.data.data_dir!r}) cannot be "
                 f"used as a path: {exc}"
             ) from exc
-        return dataclasses.replace(self, model=model, data=data, train=self.train.check())
+        traits = data.traits()
+        model = self.model.resolved(traits.kind)
+        check_compatible(model, traits)
+        train = self.train.check()
+        book = book_defaults(model.model, traits.kind, model.optimizer)
+        train = dataclasses.replace(
+            train, epochs=book.epochs if train.epochs is None else train.epochs,
+            batch_size=book.batch_size if train.batch_size is None else train.batch_size)
+        return dataclasses.replace(self, model=model, data=data, train=train)
 
     def to_dict(self) -> dict:
         return {"model": asdict(self.model), "data": asdict(self.data),
@@ -94,13 +99,27 @@ class RunConfig:
             raise RunConfigError(f"{source}: unknown section(s) {names}.")
         parts = {}
         for key, kind in (("model", ModelConfig), ("data", DataSpec), ("train", TrainSettings)):
-            parts[key] = _section(kind, d.get(key, {}), f"{source}: {key}")
+            values = d.get(key, {})
+            if key == "train" and isinstance(values, dict) and "kernel" in values:
+                values = _without_kernel_flag(values, f"{source}: train")
+            parts[key] = _section(kind, values, f"{source}: {key}")
         try:
             return cls(**parts).resolved()
         except ShallownetError as exc:
             raise RunConfigError(f"{source}: {exc}") from exc
         except (TypeError, ValueError, OverflowError) as exc:
             raise RunConfigError(f"{source}: invalid value ({exc}).") from exc
+
+
+def _without_kernel_flag(values: dict, where: str) -> dict:
+    """A run saved before steps had names: ``kernel: true`` trained with the compiled step,
+    ``kernel: false`` with what ``auto`` picks."""
+    values = dict(values)
+    kernel = values.pop("kernel")
+    if not isinstance(kernel, bool):
+        raise RunConfigError(f"{where}.kernel must be true or false, not {kernel!r}.")
+    values.setdefault("step", "kernel" if kernel else "auto")
+    return values
 
 
 def _section(kind, values: object, where: str):

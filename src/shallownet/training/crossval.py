@@ -17,14 +17,15 @@ from collections.abc import Callable
 import torch
 
 from shallownet.data.tabular import Standardizer
-from shallownet.errors import UsageError
-from shallownet.registry import build
+from shallownet.errors import Hint, UsageError
+from shallownet.registry import build, check_compatible
 from shallownet.runtime import FOLD_RUN, FOLDS, derive_seed, resolve_device
 from shallownet.training.config import RunConfig
-from shallownet.training.data import TrainingData, data_kind, load_training_data
-from shallownet.training.run import check_compatible, dataset_facts
+from shallownet.training.data import TrainingData, load_training_data
+from shallownet.training.printing import line_printer
+from shallownet.training.run import dataset_facts, with_step
 from shallownet.training.rundir import RunDir, default_run_path
-from shallownet.training.trainer import Trainer, line_printer
+from shallownet.training.trainer import Trainer
 
 __all__ = ["check_folds", "kfold_indices", "cross_validate"]
 
@@ -32,7 +33,8 @@ __all__ = ["check_folds", "kfold_indices", "cross_validate"]
 def check_folds(k) -> None:
     """Refuse a fold count below 2 (or not a whole number)."""
     if not isinstance(k, int) or isinstance(k, bool) or k < 2:
-        raise UsageError(f"--folds must be a whole number of at least 2, not {k!r}.")
+        raise UsageError(f"folds must be a whole number of at least 2, not {k!r}.",
+                         hints=[Hint("folds")])
 
 
 def kfold_indices(n: int, k: int, *, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -61,17 +63,16 @@ def cross_validate(
     their ``val_loss_mean``/``val_loss_std`` (and accuracy), ``seconds`` and
     ``samples_per_second``. The std is the sample standard deviation (K − 1).
     """
-    config = config.resolved()
-    check_compatible(config)
+    config = with_step(config.resolved())
     check_folds(folds)
     device = resolve_device(config.train.device)
     run_dir = RunDir(out or default_run_path(config.model.model, config.model.impl,
                                              config.data.name)).check_new()
-    standardize = data_kind(config.data.name) == "csv" and config.data.standardize
+    standardize = config.data.traits().kind == "table" and config.data.standardize
     data_spec = dataclasses.replace(config.data, standardize=False) if standardize \
         else config.data
     data = load_training_data(data_spec, progress=progress)
-    check_compatible(config, data)
+    check_compatible(config.model, data.traits())
     splits = kfold_indices(len(data.train_X), folds, seed=config.train.seed)
     run_dir.create().write_config({**config.to_dict(), "folds": folds}, dataset_facts(data))
     emit = line_printer(log)
@@ -84,7 +85,7 @@ def cross_validate(
                       seed=config.train.seed, device=device)
         trainer = Trainer(config.train.epochs, config.train.batch_size,
                           seed=derive_seed(config.train.seed, FOLD_RUN, k), device=device,
-                          progress=progress, live_plot=False, kernel=config.train.kernel,
+                          step=config.train.step, progress=progress, live_plot=False,
                           log=lambda line, k=k: emit(f"fold {k}/{folds}  {line}"))
         history = trainer.fit(setup, fold, eval_name="val")
         records += [{"fold": k, **r} for r in history]
@@ -113,7 +114,7 @@ def _summary(config: RunConfig, data: TrainingData, folds: int, scores: list[dic
              records: list[dict], examples: int) -> dict:
     seconds = sum(r["seconds"] for r in records)
     summary = {"model": config.model.model, "impl": config.model.impl, "data": data.name,
-               "epochs": config.train.epochs, "folds": folds}
+               "step": config.train.step, "epochs": config.train.epochs, "folds": folds}
     for key in ("val_loss", "val_acc", "w_error", "b_error"):
         values = [s[key] for s in scores if key in s]
         if len(values) == folds:
@@ -130,7 +131,7 @@ def _summary(config: RunConfig, data: TrainingData, folds: int, scores: list[dic
 def _draw(run_dir: RunDir, records: list[dict], config: RunConfig, folds: int) -> None:
     import matplotlib.pyplot as plt
 
-    from shallownet.plots.images import save_figure
+    from shallownet.plots.save import save_figure
     from shallownet.plots.training import plot_training_curves
 
     epochs = sorted({r["epoch"] for r in records})

@@ -1,8 +1,8 @@
 """The dataset a run trains on, named as on the command line, as in-memory tensors.
 
-``--data`` is ``fashion-mnist``, ``mnist``, ``synthetic-linear`` or a path to
-a CSV file. Whatever it is, a run gets a :class:`TrainingData`: train and test
-tensors, the task, the class names, the shape of one example.
+A dataset is named ``fashion-mnist``, ``mnist``, ``synthetic-linear`` or by
+the path of a CSV file. Whatever it is, a run gets a :class:`TrainingData`:
+train and test tensors, the task, the class names, the shape of one example.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from pathlib import Path
 import torch
 
 from shallownet.data.catalog import CATALOG
-from shallownet.data.images import load_image_dataset
+from shallownet.data.image_datasets import load_image_dataset
 from shallownet.data.synthetic import TRUE_B, TRUE_W, synthetic_data
 from shallownet.data.tabular import read_csv_dataset, train_test_split
-from shallownet.errors import UsageError
+from shallownet.errors import Hint, UsageError
+from shallownet.registry import DataTraits
 from shallownet.runtime import TEST_DATA, TRAIN_DATA, derive_seed
 from shallownet.typecheck import check_fields
 
@@ -86,11 +87,15 @@ class DataSpec:
         finds its data from any working directory. Every field's type is checked."""
         self = check_fields(self)
         changes = {}
-        if isinstance(self.name, str) and data_kind(self.name) == "csv":
+        if isinstance(self.name, str) and data_kind(self.name) == "table":
             changes["name"] = str(Path(self.name).expanduser().absolute())
         if isinstance(self.data_dir, str):
             changes["data_dir"] = str(Path(self.data_dir).expanduser().absolute())
         return dataclasses.replace(self, **changes)
+
+    def traits(self) -> DataTraits:
+        """What is known of the data before it loads: its name and kind."""
+        return DataTraits(name=self.name, kind=data_kind(self.name))
 
 
 @dataclass
@@ -138,15 +143,29 @@ class TrainingData:
     def is_image(self) -> bool:
         return self.train_X.ndim == 4
 
+    @property
+    def kind(self) -> str:
+        """``synthetic`` (generated from known w and b), ``image`` or ``table``."""
+        if self.true_w is not None:
+            return "synthetic"
+        return "image" if self.is_image else "table"
+
+    def traits(self) -> DataTraits:
+        """What the registry's compatibility check needs to know of this data."""
+        return DataTraits(name=self.name, kind=self.kind, task=self.task,
+                          num_classes=None if self.classes is None else len(self.classes),
+                          classes=self.classes)
+
 
 def data_kind(name: str) -> str:
-    """``image``, ``synthetic`` or ``csv``, judged from the name alone (no file read)."""
+    """``image``, ``synthetic`` or ``table`` (a CSV file), judged from the name alone
+    (no file read)."""
     if name in IMAGE_DATASETS:
         return "image"
     if name == SYNTHETIC:
         return "synthetic"
     if name.lower().endswith(".csv") or Path(name).is_file():
-        return "csv"
+        return "table"
     raise UsageError(
         f"unknown dataset {name!r}; choose one of {', '.join((*IMAGE_DATASETS, SYNTHETIC))}, "
         "or give the path of a .csv file."
@@ -160,14 +179,9 @@ def load_training_data(spec: DataSpec, *, progress: bool | None = None) -> Train
         value = getattr(spec, name)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)
                                   or value < 1):
-            raise UsageError(f"--{name.replace('_', '-')} must be a positive whole number, "
-                             f"not {value!r}.")
-    if kind == "image":
-        data = _image_data(spec, progress)
-    elif kind == "synthetic":
-        data = _synthetic_data(spec)
-    else:
-        data = _csv_data(spec)
+            raise UsageError(f"{name} must be a positive whole number, not {value!r}.",
+                             hints=[Hint(name)])
+    data = _LOADERS[kind](spec, progress)
     return _limited(data, spec.max_train, spec.max_test)
 
 
@@ -196,11 +210,13 @@ def _image_data(spec: DataSpec, progress) -> TrainingData:
     )
 
 
-def _synthetic_data(spec: DataSpec) -> TrainingData:
+def _synthetic_data(spec: DataSpec, progress=None) -> TrainingData:
     if not isinstance(spec.num_examples, int) or spec.num_examples < 1:
-        raise UsageError(f"--num-examples must be a positive integer, not {spec.num_examples}.")
+        raise UsageError(f"num_examples must be a positive integer, not {spec.num_examples}.",
+                         hints=[Hint("num_examples")])
     if not (math.isfinite(spec.noise) and spec.noise >= 0):
-        raise UsageError(f"--noise is a standard deviation, 0 or more, not {spec.noise}.")
+        raise UsageError(f"noise is a standard deviation, 0 or more, not {spec.noise}.",
+                         hints=[Hint("noise")])
     w = torch.tensor(TRUE_W)
     train = synthetic_data(w, TRUE_B, spec.num_examples, noise=spec.noise,
                            seed=derive_seed(spec.seed, TRAIN_DATA))
@@ -214,7 +230,7 @@ def _synthetic_data(spec: DataSpec) -> TrainingData:
     )
 
 
-def _csv_data(spec: DataSpec) -> TrainingData:
+def _csv_data(spec: DataSpec, progress=None) -> TrainingData:
     path = Path(os.path.expanduser(spec.name))
     data = read_csv_dataset(path, label_column=spec.label_column, task=spec.task)
     split = train_test_split(data, test_fraction=spec.test_fraction, seed=spec.seed,
@@ -227,3 +243,7 @@ def _csv_data(spec: DataSpec) -> TrainingData:
         details={"features": list(data.feature_names), "target": data.target_name,
                  "rows": len(data)},
     )
+
+
+#: data kind -> its loader
+_LOADERS = {"image": _image_data, "synthetic": _synthetic_data, "table": _csv_data}

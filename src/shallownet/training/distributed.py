@@ -15,36 +15,29 @@ call ``torch.distributed.all_reduce`` on each gradient themselves. Loss sums,
 correct counts and example counts are all-reduced, so every rank holds the
 figures of the whole data set.
 
-:func:`from_environment` joins the group that ``torchrun`` (or
-:func:`launch`) describes in the environment (``RANK``, ``WORLD_SIZE``,
-``MASTER_ADDR``, ``MASTER_PORT``): gloo on the CPU, nccl on CUDA.
+:func:`from_environment` joins the group that ``torchrun`` (or ``shallownet
+train --nproc N``, :mod:`shallownet.cli.launch`) describes in the environment
+(``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``): gloo on the CPU,
+nccl on CUDA.
 """
 
 from __future__ import annotations
 
 import datetime
 import gc
-import logging
 import os
-import signal
-import sys
-import uuid
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 
-from shallownet.errors import ShallownetError, UsageError
+from shallownet.training.steps import GatheringStep
 
-__all__ = ["Group", "DistributedStep", "from_environment", "leave", "shard", "shard_sizes",
-           "launch", "WorkerFailed", "TIMEOUT_SECONDS"]
+__all__ = ["Group", "DistributedStep", "from_environment", "in_distributed_launch", "leave",
+           "shard", "shard_sizes", "TIMEOUT_SECONDS"]
 
 #: how long a collective waits for the other ranks before it fails (SHALLOWNET_DIST_TIMEOUT)
 TIMEOUT_SECONDS = 120
-
-
-class WorkerFailed(ShallownetError):
-    """A worker process of a distributed run failed, and the run was stopped."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +72,7 @@ class Group:
 
 
 def in_distributed_launch() -> bool:
-    """Whether torchrun (or :func:`launch`) started this process as one of several."""
+    """Whether torchrun (or ``shallownet train --nproc``) started this process as one of several."""
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ
 
 
@@ -127,68 +120,38 @@ def shard(rows: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:
     return torch.tensor_split(rows, world_size)[rank]
 
 
-def launch(argv: list[str], nproc: int) -> int:
-    """Run ``shallownet train ARGV`` in ``nproc`` local workers under PyTorch's elastic launcher.
+class DistributedStep(GatheringStep):
+    """One data-parallel step (a :class:`~shallownet.training.steps.Step` named ``autograd``).
 
-    The workers find each other through a c10d rendezvous on a free local port.
-    If one fails (an error, a signal) the launcher stops the others and this
-    raises :class:`WorkerFailed` naming it; nothing is restarted.
+    ``step(rows, out)`` trains this rank's shard of the global batch ``rows``,
+    leaves every rank's parameters equal to those one process would have after
+    the step on the whole global batch (see the module's formula), writes the
+    shard's outputs to ``out`` and returns the shard's rows. Models whose tier
+    trains ``torch.nn`` modules (:attr:`shallownet.registry.Tier.ddp`) run
+    under ``DistributedDataParallel``; the scratch tier's sum their gradients
+    with one ``all_reduce`` a step.
     """
-    if nproc < 1:
-        raise UsageError(f"--nproc must be at least 1, not {nproc}.")
-    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
-    for name in ("torch.distributed.elastic", "torch.distributed.launcher"):
-        logging.getLogger(name).setLevel(logging.ERROR)  # its own failure reports: ours below
-    config = LaunchConfig(
-        min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=f"shallownet-{uuid.uuid4()}",
-        rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0,
-        monitor_interval=0.2, start_method="spawn",
-    )
-    try:
-        elastic_launch(config, entrypoint=sys.executable)("-m", "shallownet", "train", *argv)
-    except ChildFailedError as exc:
-        raise WorkerFailed(_describe(exc.failures)) from None
-    return 0
-
-
-def _describe(failures: dict) -> str:
-    parts = []
-    for rank, failure in sorted(failures.items()):
-        code = failure.exitcode
-        try:
-            how = f"was killed by {signal.Signals(-code).name}" if code < 0 else None
-        except ValueError:  # not a signal this platform names
-            how = None
-        how = how or f"exited with status {code}"
-        parts.append(f"worker {rank} (pid {failure.pid}) {how}")
-    return (f"{'; '.join(parts)}, so the distributed run was stopped (the other workers "
-            "too). A run directory keeps the checkpoint of its last complete epoch: "
-            "continue with shallownet train --resume RUN_DIR --nproc N.")
-
-
-class DistributedStep:
-    """One data-parallel SGD step: this rank's shard of a global batch of ``total`` rows.
-
-    ``step(X, y, out, total)`` leaves every rank's parameters equal to those
-    one process would have after the step on the whole global batch (see the
-    module's formula) and writes this shard's outputs to ``out``.
-    """
+    name = "autograd"
 
     def __init__(self, setup, group: Group) -> None:
         from torch.nn.parallel import DistributedDataParallel
 
         self.setup, self.group = setup, group
-        self.concise = setup.config.impl == "concise"
+        self.ddp = setup.tier.ddp
         # DDP broadcasts rank 0's parameters now and averages gradients in backward
-        self.model = DistributedDataParallel(setup.model) if self.concise else setup.model
+        self.model = DistributedDataParallel(setup.model) if self.ddp else setup.model
 
-    def __call__(self, X: torch.Tensor, y: torch.Tensor, out: torch.Tensor,
-                 total: int) -> torch.Tensor:
+    def __call__(self, rows: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        mine = shard(rows, self.group.rank, self.group.world_size)
+        X, y = self._X.index_select(0, mine), self._y.index_select(0, mine)
+        self._step(X, y, out[: len(mine)], total=len(rows))
+        return mine
+
+    def _step(self, X: torch.Tensor, y: torch.Tensor, out: torch.Tensor, total: int) -> None:
         setup, n = self.setup, len(y)
         setup.optimizer.zero_grad()
-        if setup._hand:  # the scratch tier's chain rule: gradients of this shard's mean loss
+        if setup.hand:  # the scratch tier's chain rule: gradients of this shard's mean loss
             if n:
                 _, outputs = setup.model.hand_backward(X, y)
                 for p in setup.model.parameters():
@@ -198,10 +161,10 @@ class DistributedStep:
         else:
             outputs = self.model(X)
             losses = setup.loss(outputs, y)
-            weight = self.group.world_size / total if self.concise else 1 / total
+            weight = self.group.world_size / total if self.ddp else 1 / total
             (losses.sum() * weight).backward()
             outputs = outputs.detach()
-        if not self.concise:  # the readable way: sum the gradients over the ranks
+        if not self.ddp:  # the readable way: sum the gradients over the ranks
             params = list(setup.model.parameters())
             for p in params:
                 if p.grad is None:
@@ -212,12 +175,7 @@ class DistributedStep:
             for p, g in zip(params, flat.split([p.numel() for p in params]), strict=True):
                 p.grad.copy_(g.view_as(p.grad))
         setup.optimizer.step()
-        return out.copy_(outputs)
-
-    def load(self) -> None:
-        """Nothing to do: the step works on the model's own parameters."""
-
-    store = load
+        out.copy_(outputs)
 
 
 def shard_sizes(n: int, batch_size: int, rank: int, world_size: int) -> list[int]:

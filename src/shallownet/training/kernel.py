@@ -13,10 +13,12 @@ agree with it to float32 rounding, and do not depend on the thread count.
 
 The C++ is compiled for this CPU on first use (``torch.utils.cpp_extension``,
 which needs a C++ compiler and ninja; about 40 s, once: the build is kept in
-torch's extension cache). It is used when asked for (``Trainer(kernel=True)``,
-``shallownet train --kernel``) and where :func:`why_no_kernel` finds nothing
-against it: softmax regression with at most 32 classes, cross-entropy, plain
-SGD, float32 on the CPU, on Linux.
+torch's extension cache). It trains when the run's step is ``kernel``
+(``Trainer(step="kernel")``; :mod:`shallownet.training.steps`) and
+:func:`why_no_kernel` finds nothing against it: softmax regression with at
+most 32 classes, cross-entropy, plain SGD, float32 on the CPU, on Linux. The
+tests check it against the scratch tier's gradient,
+:func:`shallownet.scratch.losses.cross_entropy_grad`.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ import torch
 
 from shallownet.errors import ShallownetError
 from shallownet.init import weight_layers
-from shallownet.registry import ModelSetup
-from shallownet.training.fused import _weight_bias, why_not_fused
+from shallownet.registry import ModelSetup, why_no_compiled_step
+from shallownet.training.fused import weight_bias
 
 __all__ = ["KernelStep", "KernelUnavailable", "load_kernel", "why_no_kernel"]
 
@@ -58,16 +60,14 @@ def why_no_kernel(setup: ModelSetup, device: torch.device | str = "cpu") -> str 
     Does not build anything: a setup that qualifies may still fail to build
     (see :func:`load_kernel`).
     """
-    reason = why_not_fused(setup)
+    reason = why_no_compiled_step(setup.config)
     if reason is not None:
         return reason
-    if setup.config.model != "softmax":
-        return "the compiled step trains softmax regression only"
     if torch.device(device).type != "cpu":
         return f"the compiled step runs on the CPU, not {torch.device(device).type}"
     if not sys.platform.startswith("linux"):
         return f"the compiled step is built on Linux only, not {sys.platform}"
-    W, _ = _weight_bias(weight_layers(setup.model)[0])
+    W, _ = weight_bias(weight_layers(setup.model)[0])
     if W.dtype != torch.float32:
         return f"the compiled step takes float32 weights, not {W.dtype}"
     if W.shape[0] > _WIDTHS[-1]:
@@ -137,19 +137,19 @@ def _cpu_name() -> str:
 
 
 class KernelStep:
-    """The compiled softmax-regression step, with the fused step's interface.
+    """The compiled softmax-regression step (a :class:`~shallownet.training.steps.Step`).
 
-    ``step(X, y, out)`` trains on a gathered batch; after ``bind(X, y)``,
-    ``step.rows(rows, out)`` trains on the rows ``rows`` of the bound data
-    without gathering them first. Both write the batch's logits to ``out``.
-    The weights train in a padded (inputs, 8/16/32) copy that
-    :meth:`load` and :meth:`store` exchange with the model around each epoch.
+    After ``bind(X, y)``, ``step(rows, out)`` trains on the rows ``rows`` of
+    the bound data, read straight from it without gathering them first, and
+    writes the batch's logits to ``out``; ``step.train(X, y, out)`` trains on
+    a batch given whole. The weights train in a padded (inputs, 8/16/32) copy
+    that :meth:`begin_epoch` and :meth:`end_epoch` exchange with the model.
 
     Raises :class:`KernelUnavailable` when the setup does not qualify
     (:func:`why_no_kernel`) or the C++ does not build.
     """
 
-    gathers = True  # the trainer hands it row indices (see rows())
+    name = "kernel"
 
     def __init__(self, setup: ModelSetup, say: Callable[[str], None] | None = None) -> None:
         reason = why_no_kernel(setup)
@@ -159,40 +159,39 @@ class KernelStep:
         cfg = setup.config
         self.lr = cfg.lr
         self.decay = 1 - cfg.lr * cfg.weight_decay
-        self.W, self.b = _weight_bias(weight_layers(setup.model)[0])  # (q, k), (q,)
+        self.W, self.b = weight_bias(weight_layers(setup.model)[0])  # (q, k), (q,)
         self.q, k = self.W.shape
         width = next(w for w in _WIDTHS if w >= self.q)
         self.padded_W = torch.zeros((k, width))  # W's transpose; the padding stays zero
         self.padded_b = torch.zeros(width)
         self._X = self._y = None
         self._no_rows = torch.empty(0, dtype=torch.long)
-        self.load()
+        self.begin_epoch()
 
-    def load(self) -> None:
+    def begin_epoch(self) -> None:
         """Copy the model's weights into the padded working copy."""
         with torch.no_grad():
             self.padded_W[:, : self.q].copy_(self.W.T)
             self.padded_b[: self.q].copy_(self.b)
 
-    def store(self) -> None:
+    def end_epoch(self) -> None:
         """Copy the trained weights back into the model."""
         with torch.no_grad():
             self.W.copy_(self.padded_W[:, : self.q].T)
             self.b.copy_(self.padded_b[: self.q])
 
     def bind(self, X: torch.Tensor, y: torch.Tensor) -> None:
-        """Train on rows of ``(X, y)`` from now on (see :meth:`rows`)."""
+        """Train on rows of ``(X, y)`` from now on."""
         self._X, self._y = _flat(X), y.to(torch.long).contiguous()
 
-    def rows(self, rows: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """Train on the bound data's rows ``rows``; return ``out``, the batch's logits."""
-        self._run(self._X, self._y, rows.to(torch.long).contiguous(), out)
-        return out
+    def __call__(self, rows: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """Train on the bound data's rows ``rows``; write their logits to ``out``; return rows."""
+        self._run(self._X, self._y, rows.to(torch.long).contiguous(), out[: len(rows)])
+        return rows
 
-    def __call__(self, X: torch.Tensor, y: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """Train on the batch ``(X, y)``; return ``out``, the batch's logits."""
+    def train(self, X: torch.Tensor, y: torch.Tensor, out: torch.Tensor) -> None:
+        """Train on the batch ``(X, y)`` given whole; write its logits to ``out``."""
         self._run(_flat(X), y.to(torch.long).contiguous(), self._no_rows, out)
-        return out
 
     def _run(self, X, y, rows, out) -> None:
         try:

@@ -1,15 +1,16 @@
 """Runs: train into a run directory, resume one, evaluate its checkpoint, predict with it.
 
 These are what ``shallownet train | evaluate | predict`` call; each works the
-same from Python.
+same from Python. A run is a :class:`~shallownet.training.Trainer` with the
+run directory's callbacks (:class:`~shallownet.training.rundir.Checkpoint`,
+:class:`~shallownet.training.rundir.MetricsFiles`, TensorBoard), then its
+final figures and pictures.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import shlex
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,29 +20,34 @@ import torch
 from shallownet.atomic import remove_temporaries
 from shallownet.errors import (
     CheckpointError,
+    Hint,
     OutputError,
     RunConfigError,
     TrainingDiverged,
     UsageError,
 )
-from shallownet.interrupts import deferred_interrupts
 from shallownet.metrics import per_class_accuracy
-from shallownet.registry import MODELS, ModelSetup, build
+from shallownet.registry import ModelSetup, build, check_compatible
 from shallownet.runtime import resolve_device
-from shallownet.training.checkpoint import (
-    check_optimizer_state,
-    load_checkpoint,
-    restore_model,
-    save_checkpoint,
-)
+from shallownet.training.callbacks import Callback, Together
+from shallownet.training.checkpoint import check_optimizer_state, restore_model
 from shallownet.training.config import RunConfig
-from shallownet.training.data import TrainingData, data_kind, load_training_data
+from shallownet.training.data import TrainingData, load_training_data
 from shallownet.training.distributed import Group
-from shallownet.training.rundir import RunDir, default_run_path
-from shallownet.training.trainer import Trainer, parameter_errors
+from shallownet.training.evaluation import evaluate, parameter_errors, predict
+from shallownet.training.rundir import (
+    FIGURE_COLUMNS,
+    Checkpoint,
+    MetricsFiles,
+    RunDir,
+    default_run_path,
+    metric_columns,
+)
+from shallownet.training.steps import choose_step
+from shallownet.training.trainer import Trainer
 
-__all__ = ["RunResult", "check_compatible", "dataset_facts", "train_run", "resume_run",
-           "evaluate_run", "predict_images", "GALLERY_SIZE"]
+__all__ = ["RunResult", "dataset_facts", "train_run", "resume_run", "evaluate_run",
+           "predict_images", "GALLERY_SIZE"]
 
 GALLERY_SIZE = 24
 Log = Callable[[str], None]
@@ -49,53 +55,13 @@ Log = Callable[[str], None]
 
 @dataclass
 class RunResult:
-    """What a run produced: its directory, per-epoch history and final figures."""
+    """What a run produced: its directory, per-epoch history and final figures
+    (``summary["step"]`` names the step that trained)."""
 
     run_dir: RunDir
     config: RunConfig
     history: list[dict]
     summary: dict
-
-
-def check_compatible(config: RunConfig, data: TrainingData | None = None) -> None:
-    """Refuse a model that cannot train on the data (before loading it, and after).
-
-    linreg needs a regression target; softmax, mlp and lenet class labels;
-    logreg two classes; lenet images; only softmax has the compiled step.
-    """
-    model, name = config.model.model, config.data.name
-    task = MODELS[model].task
-    kind = data_kind(name)
-    regression_data = kind == "synthetic" or (data is not None and data.task == "regression")
-    if kind == "image" and task == "regression":
-        raise UsageError(f"{model} fits a number per example; {name} has class labels. "
-                         "Use --model softmax, mlp or lenet for images.")
-    if kind == "image" and task == "binary":
-        raise UsageError(f"logreg separates two classes, but {name} has 10. "
-                         "Use --model softmax, mlp or lenet; logreg is for a CSV file with a "
-                         "0/1 target.")
-    if kind == "synthetic" and task != "regression":
-        raise UsageError(f"synthetic-linear is a regression dataset (y = Xw + b + noise); "
-                         f"train it with --model linreg, not {model}.")
-    if model == "lenet" and kind != "image":
-        raise UsageError(f"lenet is a convolutional network for images; {name} is not an image "
-                         "dataset. Use --data fashion-mnist or mnist.")
-    if config.train.kernel and model != "softmax":
-        raise UsageError(f"--kernel is the compiled step of softmax regression; {model} trains "
-                         "with the fused step or autograd. Leave out --kernel.")
-    if data is None:
-        return
-    if task == "regression" and not regression_data:
-        raise UsageError(f"{model} fits a number per example, but the target of {name} has "
-                         f"{data.num_outputs} classes. Use --model softmax, mlp or logreg, or "
-                         "--task regression.")
-    if task != "regression" and regression_data:
-        raise UsageError(f"{model} is a classifier, but the target of {name} is a continuous "
-                         "value. Use --model linreg, or --task classification for integer "
-                         "labels.")
-    if task == "binary" and data.num_outputs != 2:
-        raise UsageError(f"logreg separates two classes, but {name} has {data.num_outputs} "
-                         f"({', '.join(data.classes or ())}). Use --model softmax or mlp.")
 
 
 def dataset_facts(data: TrainingData) -> dict:
@@ -115,6 +81,22 @@ def _build(config: RunConfig, data_facts: dict, device) -> ModelSetup:
                  seed=config.train.seed, device=device)
 
 
+def with_step(config: RunConfig, group: Group | None = None) -> RunConfig:
+    """``config`` with its step named: ``auto`` becomes the step it picks
+    (:func:`~shallownet.training.steps.choose_step`), so the saved run records
+    what trained and a resumed run trains the same way. A step that cannot
+    serve is refused here, before any data loads (the compiled step is built
+    now if it has to be)."""
+    device = resolve_device(config.train.device)
+    world = 1 if group is None else group.world_size
+    choice = choose_step(config.model, config.train.step, device=device, world_size=world)
+    if choice.name == "kernel":
+        from shallownet.training.kernel import load_kernel
+
+        load_kernel()  # KernelUnavailable (no compiler, no ninja) before the data
+    return dataclasses.replace(config, train=dataclasses.replace(config.train, step=choice.name))
+
+
 def train_run(
     config: RunConfig,
     out: str | os.PathLike | None = None,
@@ -124,14 +106,15 @@ def train_run(
     plots: bool = True,
     live_plot: bool | None = None,
     group: Group | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> RunResult:
     """Train ``config`` from scratch into the run directory ``out`` (default ``runs/...``).
 
+    ``callbacks`` run after the run directory's own at the end of each epoch.
     In a distributed run (``group``) every rank trains its shard; rank 0
     chooses, creates and writes the run directory.
     """
-    config = config.resolved()
-    check_compatible(config)
+    config = with_step(config.resolved(), group)
     if config.train.tensorboard:
         _require_tensorboard()  # before the run directory and the data
     device = resolve_device(config.train.device)
@@ -144,7 +127,7 @@ def train_run(
         path = group.broadcast(path)
     run_dir = RunDir(path)
     data = load_training_data(config.data, progress=progress if main else False)
-    check_compatible(config, data)
+    check_compatible(config.model, data.traits())
     facts = dataset_facts(data)
     if main:
         remove_temporaries(run_dir.create().path)  # of an earlier start killed mid-write
@@ -156,8 +139,9 @@ def train_run(
         if run_dir.config.exists():
             _interrupted(exc, run_dir, "it starts again from epoch 0")
         raise
-    return _train(run_dir, config, facts, setup, data, [], device=device, progress=progress,
-                  log=log, plots=plots, live_plot=live_plot, group=group)
+    run = _Run(run_dir, config, facts, setup, data, group)
+    return run.train([], progress=progress, log=log, plots=plots, live_plot=live_plot,
+                     callbacks=callbacks)
 
 
 def resume_run(
@@ -171,34 +155,33 @@ def resume_run(
     live_plot: bool | None = None,
     group: Group | None = None,
     tensorboard: bool | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> RunResult:
     """Continue the run in ``run_dir`` from its checkpoint up to ``epochs`` (default: its own).
 
     With the same seed the result is exactly that of an uninterrupted run (in
     a distributed run, ``group``, every rank reads the checkpoint; rank 0 writes).
-    ``tensorboard`` turns the TensorBoard log on or off from now on (default:
-    as the run had it).
+    The run keeps its step. ``tensorboard`` turns the TensorBoard log on or
+    off from now on (default: as the run had it).
     """
     run_dir = RunDir(run_dir)
     state, config, facts = _load_run(run_dir, fresh=True)
     main = group is None or group.is_main
     if main:
         remove_temporaries(run_dir.path)  # left by a process killed mid-write
-    changes = {}
-    if epochs is not None:
-        changes["epochs"] = epochs
-    if device is not None:
-        changes["device"] = device
-    if tensorboard is not None:
-        changes["tensorboard"] = tensorboard
+    changes = {name: value for name, value in
+               (("epochs", epochs), ("device", device), ("tensorboard", tensorboard))
+               if value is not None}
     if changes:
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, **changes))
         config = config.resolved()
+    config = with_step(config, group)
     done = state["epoch"] if state is not None else 0
     if config.train.epochs < done:
+        hint = Hint("epochs", done + 1)
         raise UsageError(
-            f"{run_dir.path} has already trained {done} epochs; --epochs "
-            f"{config.train.epochs} would go back. Give --epochs {done + 1} or more."
+            f"{run_dir.path} has already trained {done} epochs; epochs="
+            f"{config.train.epochs} would go back. Give {hint} or more.", hints=[hint]
         )
     if config.train.tensorboard:
         _require_tensorboard()  # before the data
@@ -209,8 +192,9 @@ def resume_run(
     else:
         setup = _restore(state, config, facts, device, run_dir)
         history = state["history"][: state["epoch"]]
-    return _train(run_dir, config, facts, setup, data, history, device=device,
-                  progress=progress, log=log, plots=plots, live_plot=live_plot, group=group)
+    run = _Run(run_dir, config, facts, setup, data, group)
+    return run.train(history, progress=progress, log=log, plots=plots, live_plot=live_plot,
+                     callbacks=callbacks)
 
 
 def _load_run(run_dir: RunDir, *, fresh: bool = False) -> tuple[dict | None, RunConfig, dict]:
@@ -227,21 +211,22 @@ def _load_run(run_dir: RunDir, *, fresh: bool = False) -> tuple[dict | None, Run
         if isinstance(saved, dict) and "folds" in saved:
             raise RunConfigError(
                 f"{run_dir.path} is a {saved['folds']}-fold cross-validation run: it measures "
-                "how well its settings generalise and keeps no model. Train without --folds "
-                "to get a model to evaluate, resume or predict with."
+                f"how well its settings generalise and keeps no model. Train without "
+                f"{Hint('folds')} to get a model to evaluate, resume or predict with.",
+                hints=[Hint("folds")]
             )
         if not fresh:
             raise CheckpointError(
                 f"{run_dir.path} has no checkpoint.pt: the run was stopped before its first "
-                "checkpoint. Resume it (it starts again from epoch 0) with "
-                f"shallownet train --resume {shlex.quote(str(run_dir.path))}"
+                f"checkpoint. Resume it (it starts again from epoch 0) with "
+                f"{_resume_hint(run_dir)}", hints=[_resume_hint(run_dir)]
             )
         source = str(run_dir.config)
         if not isinstance(saved, dict):
             raise RunConfigError(f"{source} does not hold a JSON object.")
         saved = dict(saved)
     else:
-        state = load_checkpoint(run_dir.checkpoint)
+        state = run_dir.load_checkpoint()
         source = f"the config in {run_dir.checkpoint}"
         saved = dict(state["config"])
     facts = saved.pop("dataset", None)
@@ -275,102 +260,112 @@ def _require_tensorboard() -> None:
     require_tensorboard()
 
 
-def _train(run_dir: RunDir, config: RunConfig, facts: dict, setup: ModelSetup,
-           data: TrainingData, history: list[dict], *, device, progress, log, plots,
-           live_plot, group: Group | None = None) -> RunResult:
-    """Train, with the run's TensorBoard log open around it when it has one (rank 0)."""
-    options = {"device": device, "progress": progress, "log": log, "plots": plots,
-               "live_plot": live_plot, "group": group}
-    if not (config.train.tensorboard and (group is None or group.is_main)):
-        return _fit(run_dir, config, facts, setup, data, history, tb=None, **options)
-    from shallownet.training.tensorboard import TensorBoardLog
-
-    try:
-        tb = TensorBoardLog(run_dir.tensorboard, config, history=history)
-    except OutputError as exc:
-        raise OutputError(f"{exc} Once it is, continue with shallownet train --resume "
-                          f"{shlex.quote(str(run_dir.path))} (add --no-tensorboard to go on "
-                          "without the log).") from None
-    except KeyboardInterrupt as exc:
-        _interrupted(exc, run_dir, f"the checkpoint of epoch {len(history)} is saved"
-                     if run_dir.checkpoint.exists() else "it starts again from epoch 0")
-    with tb:  # flushed and closed however training ends
-        return _fit(run_dir, config, facts, setup, data, history, tb=tb, **options)
+def _resume_hint(run_dir: RunDir) -> Hint:
+    return Hint.call("resume_run", run_dir.path)
 
 
-def _fit(run_dir: RunDir, config: RunConfig, facts: dict, setup: ModelSetup,
-         data: TrainingData, history: list[dict], *, tb, device, progress, log, plots,
-         live_plot, group: Group | None = None) -> RunResult:
-    main = group is None or group.is_main  # only rank 0 writes
-    full = {**config.to_dict(), "dataset": facts}
-    columns = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds")
-    if setup.task == "regression":
-        columns = ("epoch", "train_loss", "test_loss", "seconds")
-        if data.true_w is not None:
-            columns += ("w_error", "b_error")
+@dataclass
+class _Run:
+    """One run being trained: where it writes, what it trains on, and with what."""
 
-    saved = [len(history)]
+    run_dir: RunDir
+    config: RunConfig
+    facts: dict
+    setup: ModelSetup
+    data: TrainingData
+    group: Group | None
 
-    def checkpoint(epoch: int, records: list[dict]) -> None:
-        if not main:
-            return
-        with deferred_interrupts():  # Ctrl-C waits until the checkpoint and metrics agree
-            save_checkpoint(run_dir.checkpoint, model=setup.model, optimizer=setup.optimizer,
-                            config=full, epoch=epoch, history=records)
-            saved[0] = epoch
-            run_dir.write_metrics(records, columns=columns)
-            if tb is not None and records:  # after the checkpoint: never an epoch it lacks
-                tb.epoch(records[-1])
+    @property
+    def main(self) -> bool:
+        """Only rank 0 writes."""
+        return self.group is None or self.group.is_main
 
-    trainer = Trainer(config.train.epochs, config.train.batch_size, seed=config.train.seed,
-                      device=device, progress=progress, log=log, live_plot=live_plot,
-                      kernel=config.train.kernel, group=group)
-    try:
-        if not history:
-            checkpoint(0, [])  # a good checkpoint exists before the first step
-        history = trainer.fit(setup, data, history=history, on_epoch_end=checkpoint)
-    except TrainingDiverged as exc:
-        done = exc.epoch - 1
-        raise TrainingDiverged(
-            f"{exc} The checkpoint of the last good epoch ({done}) is kept in "
-            f"{run_dir.checkpoint}.", epoch=exc.epoch, step=exc.step,
-        ) from None
-    except OutputError as exc:
-        if run_dir.checkpoint.exists():
-            kept = f"The checkpoint of epoch {saved[0]} is kept in {run_dir.checkpoint}"
-        elif run_dir.config.exists():
-            kept = "The run stopped before its first checkpoint (resuming starts it again)"
-        else:
-            raise
-        raise OutputError(f"{exc} {kept}; once the problem is fixed, continue with "
-                          f"shallownet train --resume {shlex.quote(str(run_dir.path))}") from None
-    except KeyboardInterrupt as exc:
-        _interrupted(exc, run_dir, f"the checkpoint of epoch {saved[0]} is saved")
-    summary, report = _final_figures(trainer, setup, data, config, history)
-    if not main:
+    def train(self, history: list[dict], *, progress, log, plots: bool, live_plot,
+              callbacks: Sequence[Callback]) -> RunResult:
+        """Train, with the run's TensorBoard log open around it when it has one (rank 0)."""
+        if not (self.config.train.tensorboard and self.main):
+            return self._fit(history, None, progress=progress, log=log, plots=plots,
+                             live_plot=live_plot, callbacks=callbacks)
+        from shallownet.training.tensorboard import TensorBoardLog
+
+        try:
+            tb = TensorBoardLog(self.run_dir.tensorboard, self.config, history=history)
+        except OutputError as exc:
+            resume, off = _resume_hint(self.run_dir), Hint("tensorboard", False)
+            raise OutputError(f"{exc} Once it is, continue with {resume} (add {off} to go on "
+                              "without the log).", hints=[*exc.hints, resume, off]) from None
+        except KeyboardInterrupt as exc:
+            _interrupted(exc, self.run_dir, f"the checkpoint of epoch {len(history)} is saved"
+                         if self.run_dir.checkpoint.exists() else "it starts again from epoch 0")
+        with tb:  # flushed and closed however training ends
+            return self._fit(history, tb, progress=progress, log=log, plots=plots,
+                             live_plot=live_plot, callbacks=callbacks)
+
+    def _fit(self, history: list[dict], tb, *, progress, log, plots: bool, live_plot,
+             callbacks: Sequence[Callback]) -> RunResult:
+        run_dir, setup, data, config = self.run_dir, self.setup, self.data, self.config
+        columns = metric_columns(setup.task, parameter_errors=data.true_w is not None)
+        checkpoint = Checkpoint(run_dir, {**config.to_dict(), "dataset": self.facts})
+        files = [checkpoint, MetricsFiles(run_dir, columns)]
+        if tb is not None:  # after the checkpoint: never an epoch it lacks
+            from shallownet.training.tensorboard import TensorBoardEpochs
+
+            files.append(TensorBoardEpochs(tb))
+        own = [Together(files)] if self.main else []  # a checkpoint and its metrics agree
+        trainer = Trainer.from_config(config, progress=progress, log=log, live_plot=live_plot,
+                                      group=self.group)
+        try:
+            history = trainer.fit(setup, data, history=history, callbacks=[*own, *callbacks])
+        except TrainingDiverged as exc:
+            raise TrainingDiverged(
+                f"{exc} The checkpoint of the last good epoch ({exc.epoch - 1}) is kept in "
+                f"{run_dir.checkpoint}.", epoch=exc.epoch, step=exc.step, hints=exc.hints,
+            ) from None
+        except OutputError as exc:
+            if run_dir.checkpoint.exists():
+                kept = (f"The checkpoint of epoch {checkpoint.saved_epoch} is kept in "
+                        f"{run_dir.checkpoint}")
+            elif run_dir.config.exists():
+                kept = "The run stopped before its first checkpoint (resuming starts it again)"
+            else:
+                raise
+            resume = _resume_hint(run_dir)
+            raise OutputError(f"{exc} {kept}; once the problem is fixed, continue with "
+                              f"{resume}", hints=[*exc.hints, resume]) from None
+        except KeyboardInterrupt as exc:
+            _interrupted(exc, run_dir, f"the checkpoint of epoch {checkpoint.saved_epoch} "
+                                       "is saved")
+        summary, report = _final_figures(trainer, setup, data, config, history)
+        if not self.main:
+            return RunResult(run_dir=run_dir, config=config, history=history, summary=summary)
+        run_dir.write_metrics(history, {"final": summary, **report}, columns=columns)
+        try:
+            figures = _draw(run_dir, setup, data, history, report, config) if plots else {}
+            if tb is not None:
+                tb.figures(figures, step=len(history))
+                tb.hparams(summary)
+        except OutputError as exc:
+            what = " and ".join(["draw the figures"] * bool(plots)
+                                + ["log to TensorBoard"] * (tb is not None))
+            resume = _resume_hint(run_dir)
+            raise OutputError(
+                f"{exc} Training is complete and its checkpoint and metrics are saved in "
+                f"{run_dir.path}; to {what} once there is room, run {resume}",
+                hints=[*exc.hints, resume],
+            ) from None
         return RunResult(run_dir=run_dir, config=config, history=history, summary=summary)
-    run_dir.write_metrics(history, {"final": summary, **report}, columns=columns)
-    try:
-        figures = _draw(run_dir, setup, data, trainer, history, report, config) if plots else {}
-        if tb is not None:
-            tb.figures(figures, step=len(history))
-            tb.hparams(summary)
-    except OutputError as exc:
-        what = " and ".join(["draw the figures"] * bool(plots)
-                            + ["log to TensorBoard"] * (tb is not None))
-        raise OutputError(
-            f"{exc} Training is complete and its checkpoint and metrics are saved in "
-            f"{run_dir.path}; to {what} once there is room, run "
-            f"shallownet train --resume {shlex.quote(str(run_dir.path))}"
-        ) from None
-    return RunResult(run_dir=run_dir, config=config, history=history, summary=summary)
 
 
 def _interrupted(exc: KeyboardInterrupt, run_dir: RunDir, state: str):
-    """Say how to resume the run in ``run_dir``, then let the interruption go on."""
-    print(f"shallownet: interrupted; {state}. Resume with:\n"
-          f"  shallownet train --resume {shlex.quote(str(run_dir.path))}", file=sys.stderr)
-    exc.reported = True
+    """Record on the interruption how to resume the run in ``run_dir``, then let it go on.
+
+    The command line prints ``state`` and its resume command; Python (3.11 and
+    later) shows the note in the traceback.
+    """
+    exc.run_dir, exc.state = run_dir.path, state
+    if hasattr(exc, "add_note"):
+        exc.add_note(f"shallownet: interrupted; {state}. Resume with "
+                     f"{_resume_hint(run_dir)}")
     raise exc
 
 
@@ -379,8 +374,8 @@ def _final_figures(trainer: Trainer, setup: ModelSetup, data: TrainingData, conf
     last = history[-1] if history else {}
     seconds = sum(r["seconds"] for r in history)
     summary = {"model": config.model.model, "impl": config.model.impl, "data": data.name,
-               "epochs": len(history)}
-    for key in ("train_loss", "train_acc", "test_loss", "test_acc", "w_error", "b_error"):
+               "step": trainer.step_choice.name, "epochs": len(history)}
+    for key in FIGURE_COLUMNS:
         if key in last:
             summary[key] = last[key]
     summary["seconds"] = seconds
@@ -394,14 +389,14 @@ def _final_figures(trainer: Trainer, setup: ModelSetup, data: TrainingData, conf
     return summary, report
 
 
-def _draw(run_dir: RunDir, setup, data: TrainingData, trainer: Trainer, history, report,
+def _draw(run_dir: RunDir, setup, data: TrainingData, history, report,
           config: RunConfig) -> dict[str, Path]:
     """Draw the run's figures into its directory; return the PNG files by name."""
     import matplotlib.pyplot as plt
 
     from shallownet.plots.confusion import plot_confusion_matrix
     from shallownet.plots.gallery import plot_prediction_gallery
-    from shallownet.plots.images import save_figure
+    from shallownet.plots.save import save_figure
     from shallownet.plots.training import plot_training_curves
 
     title = f"{config.model.model} ({config.model.impl}) on {Path(data.name).name}"
@@ -418,7 +413,7 @@ def _draw(run_dir: RunDir, setup, data: TrainingData, trainer: Trainer, history,
         pngs["confusion"] = save_figure(fig, run_dir.confusion)
     if report and data.is_image:
         images = data.test_X[:GALLERY_SIZE]
-        predicted = setup.predict_labels(trainer.predict(setup, images)).cpu()
+        predicted = setup.predict_labels(predict(setup, images)).cpu()
         fig = plot_prediction_gallery(
             _displayable(images, data), [data.classes[int(i)] for i in data.test_y[:len(images)]],
             [data.classes[int(i)] for i in predicted], title=f"{title}: first test images",
@@ -452,18 +447,16 @@ def evaluate_run(run_dir: str | os.PathLike, *, device: str | None = None,
         raise RunConfigError(f"the dataset {data.name} now has examples of shape "
                              f"{data.input_shape}, but the run trained on {facts['input_shape']}.")
     setup = _restore(state, config, facts, device, run_dir)
-    trainer = Trainer(config.train.epochs, config.train.batch_size, seed=config.train.seed,
-                      device=device, progress=False, log=False)
     result = {"run_dir": str(run_dir.path), "model": config.model.model,
               "impl": config.model.impl, "data": data.name, "epoch": state["epoch"]}
-    test = trainer.evaluate(setup, data.test_X, data.test_y, confusion=True)
+    test = evaluate(setup, data.test_X, data.test_y, confusion=True)
     result["test_loss"] = test["loss"]
     if "acc" in test:
         result["test_acc"] = test["acc"]
         per_class = per_class_accuracy(test["confusion_matrix"]).tolist()
         result["per_class_acc"] = dict(zip(data.classes, per_class, strict=True))
     if data.true_w is not None:
-        result.update(parameter_errors(setup, data))
+        result.update(parameter_errors(setup, data.true_w, data.true_b))
     history = state["history"]
     if state["epoch"] and len(history) >= state["epoch"]:
         recorded = history[state["epoch"] - 1]
@@ -485,7 +478,8 @@ def predict_images(run_dir: str | os.PathLike, paths: Sequence[str | os.PathLike
     from shallownet.data.imagefile import load_image_files
 
     if not isinstance(top, int) or isinstance(top, bool) or top < 1:
-        raise UsageError(f"--top must be a positive whole number, not {top!r}.")
+        raise UsageError(f"top must be a positive whole number, not {top!r}.",
+                         hints=[Hint("top")])
     if not paths:
         raise UsageError("give at least one image file to classify.")
     run_dir = RunDir(run_dir)
@@ -500,8 +494,7 @@ def predict_images(run_dir: str | os.PathLike, paths: Sequence[str | os.PathLike
     setup = _restore(state, config, facts, device, run_dir)
     X = load_image_files(paths, size=tuple(shape[1:]), invert=invert,
                          mean=facts.get("mean"), std=facts.get("std"))
-    trainer = Trainer(device=device, progress=False, log=False)
-    probs = setup.probabilities(trainer.predict(setup, X)).cpu()
+    probs = setup.probabilities(predict(setup, X)).cpu()
     classes = facts["classes"]
     k = min(top, len(classes))
     results = []

@@ -1,4 +1,7 @@
-"""``train --tensorboard``: a run's epochs, figures and hyper-parameters as TensorBoard events.
+"""TensorBoard: a run's epochs, figures and hyper-parameters as TensorBoard events.
+
+A run logs when its config says so (``TrainSettings(tensorboard=True)``, the
+command line's ``train --tensorboard``).
 
 :class:`TensorBoardLog` writes into ``RUN_DIR/tensorboard/`` with
 :class:`torch.utils.tensorboard.SummaryWriter`, so ``tensorboard --logdir runs``
@@ -34,7 +37,7 @@ Resuming, and runs killed at any moment
     for the second after the newest file's. The hyper-parameters go into a
     small ``*.hparams`` event file written when the run ends and replacing the
     one of an earlier end (TensorBoard keeps the first it reads of a run, and
-    ``--resume --epochs`` changes ``train.epochs``).
+    resuming with more epochs changes ``train.epochs``).
 """
 
 from __future__ import annotations
@@ -49,20 +52,19 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from shallownet.errors import OutputError, UsageError
+from shallownet.errors import Hint, OutputError, UsageError
+from shallownet.training.callbacks import Callback
+from shallownet.training.rundir import METRIC_COLUMNS
 
-__all__ = ["TensorBoardLog", "SCALAR_TAGS", "FIGURE_TAGS", "FINAL_TAGS", "require_tensorboard",
-           "flat_hparams"]
+__all__ = ["TensorBoardLog", "TensorBoardEpochs", "SCALAR_TAGS", "FIGURE_TAGS", "FINAL_TAGS",
+           "require_tensorboard", "flat_hparams"]
 
 #: The TensorBoard tag of each number of an epoch's record (``metrics.csv`` column -> tag).
+#: ``SPLIT_KIND`` columns become ``KIND/SPLIT`` (``acc`` spelled ``accuracy``).
 SCALAR_TAGS = {
-    "train_loss": "loss/train",
-    "test_loss": "loss/test",
-    "train_acc": "accuracy/train",
-    "test_acc": "accuracy/test",
-    "w_error": "error/w",
-    "b_error": "error/b",
-    "seconds": "time/epoch_seconds",
+    column: "time/epoch_seconds" if column == "seconds" else
+    "{1}/{0}".format(*column.split("_")).replace("acc/", "accuracy/")
+    for column in METRIC_COLUMNS if column not in ("fold", "epoch")
 }
 #: The tag of each figure of the run directory (its name without ``.png`` -> tag).
 FIGURE_TAGS = {"curves": "figures/curves", "confusion": "figures/confusion",
@@ -82,11 +84,11 @@ def require_tensorboard() -> None:
     try:
         from torch.utils.tensorboard import SummaryWriter  # noqa: F401
     except Exception as exc:  # ImportError; a broken install (protobuf) raises others
+        hint = Hint("tensorboard", False)
         raise UsageError(
-            "--tensorboard writes TensorBoard event files, which needs the tensorboard "
+            "logging to TensorBoard writes TensorBoard event files, which needs the tensorboard "
             f"package, and it cannot be imported ({type(exc).__name__}: {exc}). Install it "
-            "with pip install 'shallownet[tensorboard]', or leave out --tensorboard (on "
-            "--resume: give --no-tensorboard)."
+            f"with pip install 'shallownet[tensorboard]', or train with {hint}.", hints=[hint]
         ) from exc
 
 
@@ -284,3 +286,13 @@ def _hparams_summaries(hparams: Mapping[str, bool | int | float | str]) -> list:
         parts.append(Summary(value=[Summary.Value(
             tag=tag, metadata=metadata.create_summary_metadata(content))]))
     return parts
+
+
+class TensorBoardEpochs(Callback):
+    """Log each finished epoch's record to a :class:`TensorBoardLog`."""
+
+    def __init__(self, log: TensorBoardLog) -> None:
+        self.log = log
+
+    def on_epoch_end(self, trainer, setup, history: list[dict]) -> None:
+        self.log.epoch(history[-1])

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from shallownet.atomic import atomic_path
-
-__all__ = ["show_images", "displayable", "save_figure"]
+__all__ = ["show_images", "displayable"]
 
 
 def show_images(
@@ -70,13 +66,3 @@ def displayable(img) -> np.ndarray:
         img = img[..., 0]
     return img
 
-
-def save_figure(fig, path: str | os.PathLike, *, dpi: int = 120, **savefig_kwargs) -> Path:
-    """Write ``fig`` to ``path`` atomically (format from the suffix, e.g. .png or .svg).
-
-    Further keywords go to ``fig.savefig`` (e.g. ``bbox_inches="tight"``).
-    """
-    path = Path(path)
-    with atomic_path(path, what="figure") as tmp:
-        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png", **savefig_kwargs)
-    return path
