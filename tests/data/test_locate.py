@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from shallownet.cli.messages import for_the_command_line
 from shallownet.data import locate_dataset, read_idx, user_cache_dir, write_idx
 from shallownet.data.catalog import FASHION_MNIST
 from shallownet.errors import (
@@ -173,9 +174,10 @@ def test_corrupt_explicit_copy_is_refused_not_skipped(places, damage, error, key
 def test_checksum_error_message_says_what_to_do(places):
     explicit = copy_to(places["files"], places["explicit"])
     _bad_checksum(explicit["train_labels"])
-    with pytest.raises(ChecksumError, match="shallownet data fetch fashion-mnist") as excinfo:
+    with pytest.raises(ChecksumError, match=r"fetch_dataset\('fashion-mnist'\)") as excinfo:
         locate(places["spec"], data_dir=places["explicit"])
     assert places["spec"].train_labels.md5 in str(excinfo.value)
+    assert "shallownet data fetch fashion-mnist" in for_the_command_line(excinfo.value)
 
 
 def test_explicit_path_that_is_a_file(places, tmp_path):
@@ -200,7 +202,9 @@ def test_explicit_dir_without_files(places, tmp_path, exists):
         locate(places["spec"], data_dir=explicit)
     message = str(excinfo.value)
     assert str(explicit) in message
-    assert "shallownet data fetch fashion-mnist" in message
+    assert f"fetch_dataset('fashion-mnist', data_dir={str(explicit)!r})" in message
+    assert (f"shallownet data fetch fashion-mnist --data-dir {explicit}"
+            in for_the_command_line(excinfo.value))
 
 
 # --------------------------------------------------------------------------- cache and system
@@ -255,8 +259,10 @@ def test_nothing_anywhere_names_places_and_ways(tmp_path):
     message = str(excinfo.value)
     for place in (cache_dir(spec), sys_a, sys_b):
         assert str(place) in message
-    assert "shallownet data fetch fashion-mnist" in message
-    assert "--data-dir" in message
+    assert "fetch_dataset('fashion-mnist')" in message and "data_dir=DIR" in message
+    on_the_command_line = for_the_command_line(excinfo.value)
+    assert "shallownet data fetch fashion-mnist" in on_the_command_line
+    assert "--data-dir DIR" in on_the_command_line
     assert "apt-get install dataset-fashion-mnist" in message
     for name in NAMES:
         assert f"{name}.gz" in message
@@ -268,7 +274,7 @@ def test_no_debian_package_no_apt_hint(tmp_path):
     with pytest.raises(DatasetNotFoundError) as excinfo:
         locate(spec)
     assert "apt-get" not in str(excinfo.value)
-    assert "--data-dir" in str(excinfo.value)
+    assert "data_dir=DIR" in str(excinfo.value)
 
 
 # --------------------------------------------------------------------------- layouts
