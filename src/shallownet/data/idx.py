@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shallownet.errors import IDXFormatError
+from shallownet.errors import Hint, IDXFormatError, Placeholder
 
 __all__ = ["read_idx", "write_idx", "IDX_DTYPES", "MAX_PAYLOAD_BYTES", "IDXContent"]
 
@@ -104,9 +104,10 @@ def read_idx_verified(
     except IDXFormatError:
         raise
     except (OSError, EOFError, zlib.error) as exc:
+        fetch = Hint.call("fetch_dataset", Placeholder("NAME"))
         raise IDXFormatError(
             f"{path} is not a valid gzip file ({exc}). It is probably truncated or corrupt: "
-            "delete it and fetch it again (`shallownet data fetch NAME`)."
+            f"delete it and fetch it again (`{fetch}`).", hints=[fetch]
         ) from exc
 
 

@@ -21,6 +21,7 @@ layout such as ``FashionMNIST/raw/``).
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import warnings
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock, Timeout
 
+from shallownet.data import decoded
 from shallownet.data.catalog import ImageDatasetSpec, get_spec
 from shallownet.data.download import decompressed_md5, download
 from shallownet.data.idx import read_idx_verified
@@ -127,6 +129,26 @@ def _read_all(spec: ImageDatasetSpec, files: dict[str, Path], verify: bool) -> d
             )
         arrays[key] = content.array
     _check_shapes(spec, files, arrays)
+    return arrays
+
+
+def _read_decoded(spec: ImageDatasetSpec, files: dict[str, Path]) -> dict:
+    """The verified arrays of ``files``: from the decoded cache (:mod:`shallownet.data.decoded`)
+    when it holds them for these very files, else read, verified and then cached."""
+    try:
+        entry = decoded.cache_entry(user_cache_dir(), spec.name, files,
+                                    {k: f.md5 for k, f in spec.files.items()})
+    except OSError:
+        return _read_all(spec, files, True)
+    arrays = decoded.load(entry)
+    if arrays is not None:
+        _check_shapes(spec, files, arrays)
+        return arrays
+    arrays = _read_all(spec, files, True)
+    if decoded.store(entry, arrays):
+        for stale in entry.parent.glob(f"{spec.name}-*"):  # of sources since replaced
+            if stale != entry:
+                shutil.rmtree(stale, ignore_errors=True)
     return arrays
 
 
@@ -248,8 +270,10 @@ def fetch_dataset(
                           present="explicit" if explicit is not None else "cache")
 
 
-def _raw(spec, files, source, verify) -> RawImageData:
-    arrays = _read_all(spec, files, verify)
+def _raw(spec, files, source, verify, *, explicit: bool = False) -> RawImageData:
+    # a directory the user named is read as it is: nothing of it goes to the user cache
+    cached = verify and source != "explicit" and not explicit
+    arrays = _read_decoded(spec, files) if cached else _read_all(spec, files, verify)
     return RawImageData(
         spec=spec, directory=files["train_images"].parent, source=source, verified=verify, **arrays
     )
@@ -282,7 +306,8 @@ def _download_into(spec, directory: Path, mirrors, verify, progress, force=False
                 download(urls, dest, md5=f.md5 if verify else None, progress=progress)
                 fetched = True
             files[key] = dest
-    return _raw(spec, files, "download" if fetched else present, verify)
+    return _raw(spec, files, "download" if fetched else present, verify,
+                explicit=present == "explicit")
 
 
 def _mirrors(spec: ImageDatasetSpec, mirrors: Sequence[str] | None) -> list[str]:
