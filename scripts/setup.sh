@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up shallownet in ./.venv: PyTorch, the package, and the Fashion-MNIST data.
+# Set up shallownet in ./.venv: PyTorch, the package, the Fashion-MNIST data and the compiled
+# softmax step.
 #
 #   bash scripts/setup.sh          # runtime only
 #   bash scripts/setup.sh --dev    # plus the test tools (pytest, hypothesis, ruff)
@@ -11,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-extras=""
+extras="[kernel]"
 for arg in "$@"; do
   case "$arg" in
     --dev) extras="[dev]" ;;
@@ -61,5 +62,13 @@ elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 else
   say "downloading Fashion-MNIST into the user cache"
   "$VENV/bin/shallownet" data fetch fashion-mnist
+fi
+# 4. The compiled softmax step, built for this CPU once (--step auto takes it where it is built).
+if "$VENV/bin/python" -c "from shallownet.training.kernel import kernel_is_built as b; import sys; sys.exit(0 if b() else 1)" 2>/dev/null; then
+  say "the compiled softmax step is built"
+elif "$VENV/bin/python" -c "from shallownet.training.kernel import load_kernel; load_kernel(lambda line: None)" >/dev/null 2>&1; then
+  say "built the compiled softmax step for this CPU"
+else
+  say "the compiled softmax step could not be built here (no C++ compiler?); training uses the fused step"
 fi
 say "done"

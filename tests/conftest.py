@@ -23,6 +23,9 @@ def isolated_env(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("SHALLOWNET_CACHE", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.delenv("SHALLOWNET_DATA", raising=False)
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    # auto takes the fused step, whether or not an earlier test built the compiled one
+    # (tests of the compiled step under auto lift this)
+    monkeypatch.setenv("SHALLOWNET_AUTO_KERNEL", "0")
 
 
 @pytest.fixture

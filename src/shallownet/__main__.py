@@ -1,7 +1,5 @@
 """``python -m shallownet`` runs the command-line interface."""
 
-import sys
+from shallownet.cli import console
 
-from shallownet.cli import main
-
-sys.exit(main())
+console()

@@ -88,6 +88,7 @@ class ModelConfig:
     dropout: tuple[float, ...] = (0.0,)  # MLP dropout after each hidden layer (one value: all)
     log_softmax: bool = False  # MLP ends in LogSoftmax and trains with NLL loss
     pool: str = "max"  # LeNet pooling: max | avg
+    channels: tuple[int, ...] = (6, 16)  # LeNet's two convolutions' output channels
     loss: str | None = None  # linreg: squared | l1 | huber; others use their own
     huber_delta: float = 1.0  # Huber loss threshold
     init: str | None = None  # normal | default | xavier | equal
@@ -100,6 +101,7 @@ class ModelConfig:
     betas: tuple[float, float] = (0.9, 0.999)  # for optimizer=adam
     eps: float = 1e-8  # for optimizer=adam
     weight_decay: float = 0.0  # L2 penalty ½ wd ||W||² on weights (not biases)
+    label_smoothing: float = 0.0  # cross-entropy against (1 - ε) onehot(y) + ε / q
 
     def resolved(self, kind: str | None = None) -> ModelConfig:
         """A copy with every default filled in and every value checked.
@@ -130,6 +132,7 @@ class ModelConfig:
         cfg = dataclasses.replace(
             self,
             hidden=tuple(int(h) for h in self.hidden),
+            channels=tuple(int(c) for c in self.channels),
             dropout=tuple(float(p) for p in self.dropout),
             betas=tuple(float(b) for b in self.betas),
             loss=loss,
@@ -154,6 +157,11 @@ class ModelConfig:
             raise UsageError(f"dropout probabilities must lie in [0, 1), not {self.dropout}.")
         if any(h < 1 for h in self.hidden):
             raise UsageError(f"hidden layer widths must be positive, not {self.hidden}.")
+        if not 0 <= self.label_smoothing < 1:
+            raise UsageError(f"label smoothing must lie in [0, 1), not {self.label_smoothing}.")
+        if self.label_smoothing and self.loss != "cross_entropy":
+            raise UsageError(f"label smoothing softens the targets of cross-entropy; {self.model} "
+                             f"trains with {self.loss}.", hints=[Hint("label_smoothing", 0.0)])
         if not (math.isfinite(self.huber_delta) and self.huber_delta > 0):
             raise UsageError(f"the Huber loss needs delta > 0, not {self.huber_delta}.")
         if not all(0 <= b < 1 for b in self.betas) or len(self.betas) != 2:
@@ -275,9 +283,11 @@ MODELS: dict[str, ModelEntry] = {
         ),
         ModelEntry(
             "lenet", "classification", "LeNet-5 convolutional network",
-            scratch=lambda c, s, q: scratch.LeNet(s, q, activation=c.activation, pool=c.pool),
-            concise=lambda c, s, q: concise.lenet(s, q, activation=c.activation, pool=c.pool),
-            kinds=("image",), options=("activation", "pool"),
+            scratch=lambda c, s, q: scratch.LeNet(s, q, activation=c.activation, pool=c.pool,
+                                                  channels=c.channels),
+            concise=lambda c, s, q: concise.lenet(s, q, activation=c.activation, pool=c.pool,
+                                                  channels=c.channels),
+            kinds=("image",), options=("activation", "pool", "channels"),
             default_init="xavier",
         ),
     )
@@ -299,14 +309,12 @@ def why_no_fused_step(cfg: ModelConfig) -> str | None:
 
     The fused step (:mod:`shallownet.training.fused`) is the closed-form
     gradient of cross-entropy on logits through a stack of linear layers,
-    applied with plain SGD.
+    applied in place with plain SGD or by the model's optimiser.
     """
     if not model_entry(cfg.model).fused_step:
         return f"{cfg.model} has no closed-form step"
     if (cfg.loss or model_entry(cfg.model).default_loss(cfg)) != "cross_entropy":
         return "the loss is not cross-entropy on logits"
-    if cfg.optimizer != "sgd":
-        return f"the optimiser is {cfg.optimizer}, not plain SGD"
     if any(cfg.dropout) and "dropout" in model_entry(cfg.model).options:
         return "the model uses dropout"
     if cfg.backward == "hand":
@@ -320,6 +328,10 @@ def why_no_compiled_step(cfg: ModelConfig) -> str | None:
     if not model_entry(cfg.model).compiled_step:
         names = [name for name, e in MODELS.items() if e.compiled_step]
         return f"the compiled step trains {' and '.join(names)} only, not {cfg.model}"
+    if cfg.label_smoothing:
+        return "the compiled step computes plain cross-entropy, without label smoothing"
+    if cfg.optimizer != "sgd":
+        return f"the compiled step updates with plain SGD, not {cfg.optimizer}"
     return why_no_fused_step(cfg)  # it computes the fused step's formulas
 
 
@@ -393,13 +405,15 @@ def check_compatible(config: ModelConfig, data: DataTraits) -> None:
                          f"{data.num_classes}{classes}.{advice}", hints=hints)
 
 
-def scratch_loss(name: str, *, huber_delta: float = 1.0) -> Callable:
+def scratch_loss(name: str, *, huber_delta: float = 1.0,
+                 label_smoothing: float = 0.0) -> Callable:
     """The scratch loss function called ``name`` (one value per example)."""
     losses = {
         "squared": scratch.squared_loss,
         "l1": scratch.l1_loss,
         "huber": lambda y_hat, y: scratch.huber_loss(y_hat, y, huber_delta),
-        "cross_entropy": scratch.cross_entropy,
+        "cross_entropy": (scratch.cross_entropy if not label_smoothing else
+                          lambda o, y: scratch.cross_entropy(o, y, label_smoothing)),
         "nll": scratch.nll_loss,
         "bce": scratch.binary_cross_entropy,
     }
@@ -408,9 +422,8 @@ def scratch_loss(name: str, *, huber_delta: float = 1.0) -> Callable:
     return losses[name]
 
 
-#: impl -> the function giving its loss by name
-_LOSSES = {"scratch": lambda name, *, huber_delta: scratch_loss(name, huber_delta=huber_delta),
-           "concise": concise.make_loss}
+#: impl -> the function giving its loss by name (and huber_delta, label_smoothing)
+_LOSSES = {"scratch": scratch_loss, "concise": concise.make_loss}
 
 
 def build_optimizer(cfg: ModelConfig, model: nn.Module):
@@ -548,7 +561,8 @@ def build(
     generator = None if seed is None else torch.Generator().manual_seed(seed)
     initialize(model, cfg.init, std=cfg.init_std, value=cfg.init_value, generator=generator)
     model = model.to(device=device, dtype=dtype)
-    loss = _LOSSES[cfg.impl](cfg.loss, huber_delta=cfg.huber_delta)
+    loss = _LOSSES[cfg.impl](cfg.loss, huber_delta=cfg.huber_delta,
+                             label_smoothing=cfg.label_smoothing)
     return ModelSetup(
         config=cfg,
         model=model,

@@ -7,8 +7,9 @@ import torch
 
 from shallownet.errors import Hint, UsageError
 
-__all__ = ["DEVICES", "mps_available", "resolve_device", "seed_everything", "derive_seed",
-           "SHUFFLE", "DROPOUT", "TRAIN_DATA", "TEST_DATA", "FOLDS", "FOLD_RUN"]
+__all__ = ["DEVICES", "PRECISIONS", "mps_available", "resolve_device", "seed_everything",
+           "derive_seed", "why_no_bfloat16",
+           "SHUFFLE", "DROPOUT", "TRAIN_DATA", "TEST_DATA", "FOLDS", "FOLD_RUN", "VALIDATION"]
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -60,6 +61,33 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     return device
 
 
+#: what ``precision=`` may name: float32 everywhere, bfloat16 products (mixed precision), or
+#: auto: bfloat16 where the hardware has it (:func:`why_no_bfloat16`), else float32
+PRECISIONS = ("float32", "bfloat16", "auto")
+
+
+def why_no_bfloat16(device: torch.device | str) -> str | None:
+    """Why ``device`` cannot take matrix products in bfloat16 at full speed (None if it can).
+
+    A CUDA GPU needs bfloat16 support (Ampere or later); a CPU needs the
+    AVX-512 BF16 or AMX instructions (without them bfloat16 is emulated, and
+    slower than float32).
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return None if torch.cuda.is_bf16_supported() else "this GPU has no bfloat16 support"
+    if device.type == "cpu":
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as f:
+                flags = next((line for line in f if line.startswith("flags")), "").split()
+        except OSError:
+            flags = []
+        if "avx512_bf16" in flags or "amx_bf16" in flags:
+            return None
+        return "this CPU has no bfloat16 instructions (AVX-512 BF16 or AMX)"
+    return f"bfloat16 training is not set up for {device.type}"
+
+
 def _available() -> str:
     found = ["cpu"]
     if torch.cuda.is_available():
@@ -70,7 +98,7 @@ def _available() -> str:
 
 
 #: The random streams drawn from one run seed; each is ``derive_seed(seed, STREAM, ...)``.
-SHUFFLE, DROPOUT, TRAIN_DATA, TEST_DATA, FOLDS, FOLD_RUN = range(1, 7)
+SHUFFLE, DROPOUT, TRAIN_DATA, TEST_DATA, FOLDS, FOLD_RUN, VALIDATION = range(1, 8)
 
 
 def derive_seed(seed: int, *keys: int) -> int:

@@ -593,8 +593,8 @@ def test_resume_refuses_to_go_back_in_epochs(capsys, tmp_path):
     (["--optimizer", "momentum", "--momentum", "1.5"], 1, ["momentum", "[0, 1)"]),
     (["--model", "mlp", "--kernel"], 1, ["the kernel step cannot train this model",
                                          "trains softmax only, not mlp", "--step autograd"]),
-    (["--model", "mlp", "--optimizer", "adam", "--step", "fused"], 1,
-     ["the fused step cannot train this model: the optimiser is adam", "--step auto"]),
+    (["--model", "mlp", "--dropout", "0.5", "--step", "fused"], 1,
+     ["the fused step cannot train this model: the model uses dropout", "--step auto"]),
 ])
 def test_misuse_is_refused_before_any_work(capsys, in_tmp, idx_dir, argv, code, needles):
     if "cuda" in argv and torch.cuda.is_available():

@@ -165,6 +165,27 @@ def test_cross_entropy_grad_is_autograds_gradient_of_each_examples_loss(case):
                                rtol=0, atol=1e-9)  # each row sums to 1 - 1
 
 
+@SETTINGS
+@given(case=scores_and_labels(elements=st.floats(-50, 50)), eps=st.floats(0.0, 0.9))
+def test_label_smoothing_matches_torch_value_and_gradient(case, eps):
+    logits, y = case
+    ours = cross_entropy(logits, y, eps)
+    theirs = F.cross_entropy(logits, y, reduction="none", label_smoothing=eps)
+    torch.testing.assert_close(ours, theirs, **TOL[logits.dtype])
+    o = logits.clone().requires_grad_(True)
+    F.cross_entropy(o, y, reduction="sum", label_smoothing=eps).backward()
+    torch.testing.assert_close(cross_entropy_grad(logits, y, smoothing=eps), o.grad,
+                               **TOL[logits.dtype])
+
+
+def test_smoothing_leaves_padding_columns_alone():
+    logits = torch.tensor([[2.0, -1.0, 0.5, float("-inf")]])
+    G = cross_entropy_grad(logits, torch.tensor([1]), smoothing=0.3, num_classes=3)
+    assert G[0, 3] == 0
+    expected = cross_entropy_grad(logits[:, :3], torch.tensor([1]), smoothing=0.3)
+    torch.testing.assert_close(G[:, :3], expected)
+
+
 def test_cross_entropy_grad_of_padding_at_minus_infinity_is_exactly_zero():
     logits = torch.tensor([[2.0, -1.0, float("-inf"), float("-inf")]])
     G = cross_entropy_grad(logits, torch.tensor([0]))

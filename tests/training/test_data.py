@@ -240,3 +240,34 @@ def test_data_spec_to_dict():
     assert d["name"] == "x.csv" and d["label_column"] == "y"
     assert set(d) == {f.name for f in dataclasses.fields(DataSpec)}
     assert np.isclose(d["test_fraction"], 0.2)
+
+
+# -- a validation split instead of the test set ----------------------------------------------
+
+
+def test_a_validation_split_holds_out_part_of_the_training_set():
+    whole = load_training_data(DataSpec(name="synthetic-linear", num_examples=60))
+    split = load_training_data(DataSpec(name="synthetic-linear", num_examples=60,
+                                        val_fraction=0.25))
+    assert split.eval_name == "val" and whole.eval_name == "test"
+    assert (len(split.train_X), len(split.test_X)) == (45, 15)
+    rows = {tuple(x.tolist()) for x in whole.train_X}
+    held = {tuple(x.tolist()) for x in split.test_X}
+    kept = {tuple(x.tolist()) for x in split.train_X}
+    assert held <= rows and kept <= rows and not held & kept  # nothing of the test set
+    again = load_training_data(DataSpec(name="synthetic-linear", num_examples=60,
+                                        val_fraction=0.25))
+    assert torch.equal(again.test_X, split.test_X)  # the seed draws the same split
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.0, 1.5])
+def test_an_impossible_validation_share_is_refused(fraction):
+    with pytest.raises(UsageError, match="val_fraction"):
+        load_training_data(DataSpec(name="synthetic-linear", num_examples=10,
+                                    val_fraction=fraction))
+
+
+def test_a_validation_share_too_small_to_hold_an_example_is_refused():
+    with pytest.raises(UsageError, match="leaves 0 to validate on"):
+        load_training_data(DataSpec(name="synthetic-linear", num_examples=10,
+                                    val_fraction=0.01))

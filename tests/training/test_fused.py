@@ -22,7 +22,7 @@ from shallownet.registry import ModelConfig, build, why_no_fused_step
 from shallownet.scratch.layers import Linear
 from shallownet.training.callbacks import Callback
 from shallownet.training.data import TrainingData
-from shallownet.training.fused import FusedStep
+from shallownet.training.fused import FusedGradientStep, FusedStep, fused_step
 from tests.training.test_trainer import (
     assert_same_weights,
     blobs,
@@ -207,10 +207,6 @@ def test_load_picks_up_changes_to_the_models_parameters(model, impl):
 # -- which setups have a fused step ----------------------------------------------------------
 
 UNFUSED = {
-    "momentum": (("softmax",), {"optimizer": "momentum"}, "momentum"),
-    "adam": (("softmax",), {"optimizer": "adam"}, "adam"),
-    "concise-momentum-mlp": (("mlp",), {"impl": "concise", "optimizer": "momentum",
-                                         "hidden": (8,)}, "momentum"),
     "dropout": (("mlp",), {"hidden": (8,), "dropout": (0.5,)}, "dropout"),
     "concise-dropout": (("mlp",), {"impl": "concise", "hidden": (8, 4),
                                    "dropout": (0.0, 0.2)}, "dropout"),
@@ -242,6 +238,10 @@ FUSED = {
     "mlp-scratch": ("mlp", {"hidden": (8,)}),
     "mlp-concise-deep": ("mlp", {"impl": "concise", "hidden": (8, 4, 4), "activation": "sigmoid"}),
     "mlp-zero-dropout": ("mlp", {"hidden": (8, 4), "dropout": (0.0,)}),
+    "momentum": ("softmax", {"optimizer": "momentum"}),
+    "adam": ("softmax", {"optimizer": "adam"}),
+    "concise-momentum-mlp": ("mlp", {"impl": "concise", "optimizer": "momentum", "hidden": (8,)}),
+    "label-smoothing": ("mlp", {"hidden": (8,), "label_smoothing": 0.1}),
 }
 
 
@@ -250,7 +250,9 @@ def test_setups_with_a_fused_step(case):
     model, config = FUSED[case]
     setup = make_setup(blobs(n_train=10, n_test=5), model, **config)
     assert why_no_fused_step(setup.config) is None
-    assert FusedStep(setup).name == "fused"
+    assert fused_step(setup).name == "fused"
+    assert isinstance(fused_step(setup), FusedStep if setup.config.optimizer == "sgd"
+                      else FusedGradientStep)
 
 
 def test_a_model_that_is_not_the_registrys_stack_has_no_fused_step():
@@ -283,8 +285,8 @@ def test_the_trainer_reports_which_step_it_took():
 
     trainer = make_trainer(epochs=1)
     trainer.fit(make_setup(data, optimizer="momentum"), data)
-    assert trainer.step_choice.name == "autograd"
-    assert "no fused step: the optimiser is momentum" in trainer.step_choice.reason
+    assert trainer.step_choice == ("fused", "auto: closed-form gradient, no autograd, then the "
+                                            "scratch tier's SGD with momentum")
 
     trainer = make_trainer(epochs=1)
     trainer.fit(make_setup(data, "mlp", hidden=(8,), dropout=(0.3,)), data)
@@ -295,8 +297,8 @@ def test_a_fused_step_asked_for_where_there_is_none_is_an_error():
     data = blobs(n_train=40, n_test=10)
     trainer = make_trainer(epochs=1, step="fused")
     with pytest.raises(UsageError, match="the fused step cannot train this model: the "
-                                         "optimiser is adam"):
-        trainer.fit(make_setup(data, optimizer="adam"), data)
+                                         "model uses dropout"):
+        trainer.fit(make_setup(data, "mlp", hidden=(8,), dropout=(0.5,)), data)
 
 
 TRAINER_CASES = {
@@ -483,3 +485,40 @@ def test_last_order_is_set_when_iteration_begins():
     _, first = next(batches_)
     assert loader.last_order is not None
     assert torch.equal(first, y[loader.last_order[:4]])
+
+
+# -- momentum, Adam and label smoothing: closed-form gradients, the model's optimiser ---------
+
+
+@pytest.mark.parametrize("impl", ["scratch", "concise"])
+@pytest.mark.parametrize(("optimizer", "extra"), [
+    ("momentum", {}), ("adam", {}), ("adam", {"weight_decay": 0.01}),
+    ("sgd", {"label_smoothing": 0.1}), ("adam", {"label_smoothing": 0.2}),
+])
+@pytest.mark.parametrize("model", ["softmax", "mlp"])
+def test_fused_and_autograd_agree_with_any_optimiser(model, impl, optimizer, extra):
+    config = {"impl": impl, "optimizer": optimizer, "lr": 0.05 if optimizer != "adam" else 0.01,
+              **extra}
+    if model == "mlp":
+        config.update(hidden=(16, 8), activation="tanh")
+    data = blobs64(labels="random")
+    runs = []
+    for step in ("fused", "autograd"):
+        setup = setup64(model, **config)
+        trainer = make_trainer(epochs=3, batch_size=16, step=step)
+        history = trainer.fit(setup, data)
+        assert trainer.step_choice.name == step
+        runs.append((history, weights(setup), setup.optimizer.state_dict()))
+    (fused_h, fused_w, fused_state), (auto_h, auto_w, auto_state) = runs
+    for a, b in zip(fused_h, auto_h, strict=True):
+        for key in ("train_loss", "train_acc", "test_loss", "test_acc"):
+            assert a[key] == pytest.approx(b[key], rel=1e-9, abs=1e-12), key
+    assert_close_weights(fused_w, auto_w, rtol=1e-9, atol=1e-12)
+    # the moments a checkpoint saves are the same too (plain SGD has none)
+    fused_state["state"] = {i: m for i, m in fused_state["state"].items() if m}
+    auto_state["state"] = {i: m for i, m in auto_state["state"].items() if m}
+    assert fused_state["state"].keys() == auto_state["state"].keys()
+    for index, moments in fused_state["state"].items():
+        for name, value in moments.items():
+            torch.testing.assert_close(value, auto_state["state"][index][name],
+                                       rtol=1e-9, atol=1e-12, msg=name)

@@ -180,7 +180,7 @@ def test_a_bad_label_or_row_is_refused_and_changes_nothing(labels, rows, message
 
 NO_KERNEL = {
     "mlp": ({"model": "mlp", "hidden": (8,)}, {}, "trains softmax only, not mlp"),
-    "momentum": ({"optimizer": "momentum"}, {}, "not plain SGD"),
+    "momentum": ({"optimizer": "momentum"}, {}, "plain SGD, not momentum"),
     "hand": ({"backward": "hand"}, {}, "by hand"),
     "float64": ({}, {"dtype": torch.float64}, "float32 weights, not torch.float64"),
     "many classes": ({}, {"num_outputs": 33}, "at most 32 classes, not 33"),

@@ -47,9 +47,10 @@ def idx_dir(tmp_path_factory):
 @pytest.mark.parametrize(("config", "requested", "name", "reason"), [
     ({}, "auto", "fused", "auto: closed-form gradient, no autograd"),
     ({"model": "mlp"}, "auto", "fused", "auto: closed-form gradient, no autograd"),
-    ({"optimizer": "adam"}, "auto", "autograd",
-     "auto: the scratch tier's cross_entropy loss and Adam, gradients by autograd; no fused "
-     "step: the optimiser is adam, not plain SGD"),
+    ({"optimizer": "adam"}, "auto", "fused",
+     "auto: closed-form gradient, no autograd, then the scratch tier's Adam"),
+    ({"optimizer": "adam", "impl": "concise"}, "auto", "fused",
+     "auto: closed-form gradient, no autograd, then torch.optim's Adam"),
     ({"model": "mlp", "dropout": (0.2,), "impl": "concise"}, "auto", "autograd",
      "auto: torch.nn's cross_entropy loss and torch.optim's SGD, gradients by autograd; no "
      "fused step: the model uses dropout"),
@@ -73,8 +74,10 @@ def test_the_choice_and_its_reason(config, requested, name, reason):
 
 
 @pytest.mark.parametrize(("config", "requested", "device", "world", "message"), [
-    ({"optimizer": "adam"}, "fused", "cpu", 1, "the fused step cannot train this model: the "
-                                                "optimiser is adam, not plain SGD"),
+    ({"model": "mlp", "dropout": (0.3,)}, "fused", "cpu", 1,
+     "the fused step cannot train this model: the model uses dropout"),
+    ({"optimizer": "adam"}, "kernel", "cpu", 1, "updates with plain SGD, not adam"),
+    ({"label_smoothing": 0.1}, "kernel", "cpu", 1, "without label smoothing"),
     ({"model": "mlp"}, "kernel", "cpu", 1, "the compiled step trains softmax only, not mlp"),
     ({}, "kernel", "cuda", 1, "the compiled step runs on the CPU, not cuda"),
     ({"model": "lenet"}, "fused", "cpu", 1, "lenet has no closed-form step"),
@@ -240,3 +243,41 @@ def test_resume_keeps_the_step(capsys, idx_dir, tmp_path):
     assert json.loads(out.splitlines()[-1])["step"] == "autograd"
     code, out, err = run(capsys, "train", "--resume", tmp_path / "run", "--step", "fused")
     assert code == 1 and "--step cannot change" in err
+
+
+def test_auto_takes_the_compiled_step_where_it_is_built(monkeypatch):
+    from shallownet.training import kernel
+
+    monkeypatch.delenv("SHALLOWNET_AUTO_KERNEL")
+    cfg = ModelConfig().resolved()
+    monkeypatch.setattr(kernel, "kernel_is_built", lambda: True)
+    assert choose_step(cfg) == ("kernel", "auto: compiled C++ step for this CPU")
+    assert choose_step(cfg, augment=True).name == "fused"
+    assert choose_step(cfg, device="cuda").name == "fused"
+    assert choose_step(ModelConfig(optimizer="momentum").resolved()).name == "fused"
+    monkeypatch.setattr(kernel, "kernel_is_built", lambda: False)
+    assert choose_step(cfg).name == "fused"
+    monkeypatch.setattr(kernel, "kernel_is_built", lambda: True)
+    monkeypatch.setenv("SHALLOWNET_AUTO_KERNEL", "0")
+    assert choose_step(cfg).name == "fused"
+
+
+def test_a_compiled_step_auto_chose_that_turns_out_not_to_fit_gives_way(monkeypatch):
+    from shallownet.training import kernel
+
+    monkeypatch.delenv("SHALLOWNET_AUTO_KERNEL")
+    monkeypatch.setattr(kernel, "kernel_is_built", lambda: True)
+    setup = build(ModelConfig(), input_shape=(6,), num_outputs=40, seed=0)  # > 32 classes
+    g = torch.Generator().manual_seed(0)
+    from shallownet.training.data import TrainingData
+
+    data = TrainingData("forty", torch.randn(80, 6, generator=g), torch.arange(80) % 40,
+                        torch.randn(40, 6, generator=g), torch.arange(40) % 40,
+                        task="classification", classes=tuple(map(str, range(40))))
+    from shallownet.training import Trainer
+
+    trainer = Trainer(1, 16, log=False, progress=False)
+    trainer.fit(setup, data)
+    assert trainer.step_choice.name == "fused"
+    assert "not the compiled step: the compiled step takes at most 32 classes" in \
+        trainer.step_choice.reason

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
+import os
 import sys
 import warnings
 from collections.abc import Sequence
 
-from shallownet import __version__
+from shallownet import __version__, phases
 from shallownet.cli import bench as bench_cmd
 from shallownet.cli import compare as compare_cmd
 from shallownet.cli import data as data_cmd
 from shallownet.cli import evaluate as evaluate_cmd
 from shallownet.cli import plot as plot_cmd
+from shallownet.cli import recipes as recipes_cmd
 from shallownet.cli import train as train_cmd
 from shallownet.cli.messages import for_the_command_line, interrupted_message
 from shallownet.errors import ShallownetError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "console"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -43,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot_cmd.register(commands)
     bench_cmd.register(commands)
     compare_cmd.register(commands)
+    recipes_cmd.register(commands)
     return parser
 
 
@@ -67,3 +72,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"shallownet: warning: {message}", file=sys.stderr)
+
+
+def console() -> None:
+    """The ``shallownet`` command: :func:`main`, then leave the process at once.
+
+    Everything a command writes is written, fsynced and closed before
+    :func:`main` returns; what remains is Python tearing down torch's modules
+    one by one, which takes about half a second. So the command flushes its
+    output and ends the process there (``os._exit``), with main's exit status.
+    """
+    phases.mark("main_start")
+    status = main()
+    phases.mark("main_end")
+    phases.write()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
+            stream.flush()
+    os._exit(status)

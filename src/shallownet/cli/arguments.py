@@ -9,7 +9,7 @@ import argparse
 import math
 
 __all__ = ["int_at_least", "int_list", "choice_list", "number", "positive_float",
-           "non_negative_float"]
+           "non_negative_float", "fraction"]
 
 
 def int_at_least(minimum: int):
@@ -73,4 +73,12 @@ def non_negative_float(text: str) -> float:
     value = number(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A share: a finite number in [0, 1)."""
+    value = number(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 1), not {text}")
     return value

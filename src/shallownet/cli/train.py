@@ -12,6 +12,8 @@ import warnings
 from pathlib import Path
 
 from shallownet.cli.arguments import (
+    choice_list,
+    fraction,
     int_at_least,
     int_list,
     non_negative_float,
@@ -23,17 +25,20 @@ from shallownet.errors import ShallownetError, UsageError
 from shallownet.interrupts import terminate_as_interrupt
 from shallownet.jsonutil import json_safe
 from shallownet.registry import IMPLS, MODELS, OPTIMIZERS, ModelConfig
-from shallownet.runtime import DEVICES, resolve_device
+from shallownet.runtime import DEVICES, PRECISIONS, resolve_device
+from shallownet.threads import THREADS_ENV
+from shallownet.training.augment import AUGMENTATIONS
 from shallownet.training.config import RunConfig, TrainSettings
 from shallownet.training.data import IMAGE_DATASETS, SYNTHETIC, DataSpec, data_kind
 from shallownet.training.rundir import RunDir
+from shallownet.training.schedules import SCHEDULES
 from shallownet.training.steps import AUTO_RULE, STEPS, StepChoice, choose_step
 
 __all__ = ["register", "run_train"]
 
 #: What may go with --resume; every other option is the run's own, taken from its checkpoint.
 _FREE_ON_RESUME = ("resume", "epochs", "device", "json", "quiet", "no_plots", "nproc",
-                   "tensorboard")
+                   "tensorboard", "threads")
 
 
 def register(commands) -> None:
@@ -52,6 +57,9 @@ def register(commands) -> None:
                       help="scratch: the chapter's formulas; concise: torch.nn / torch.optim")
     what.add_argument("--data", default="fashion-mnist", metavar="DATA",
                       help=f"{', '.join((*IMAGE_DATASETS, SYNTHETIC))}, or PATH.csv")
+    what.add_argument("--recipe", metavar="NAME",
+                      help="start from a recipe's settings (shallownet recipes lists them); "
+                      "options given beside it override them")
     how = p.add_argument_group("training")
     how.add_argument("--epochs", type=int_at_least(1), help="epochs (default: the book's, "
                      "above)")
@@ -74,6 +82,23 @@ def register(commands) -> None:
                      f"ninja); {AUTO_RULE} (default auto)")
     how.add_argument("--kernel", dest="step", action="store_const", const="kernel",
                      help="the same as --step kernel")
+    how.add_argument("--schedule", choices=SCHEDULES, default="constant",
+                     help="learning-rate schedule over the run, peaking at --lr: cosine decays "
+                     "to 0, onecycle warms up for 30%% of the run then decays")
+    how.add_argument("--warmup", type=fraction, metavar="SHARE",
+                     help="share of the run spent warming the rate up from lr/25 (default 0; "
+                     "onecycle 0.3)")
+    how.add_argument("--precision", choices=PRECISIONS, default="float32",
+                     help="bfloat16: take the matrix products in bfloat16 (mixed precision; "
+                     "faster where the hardware has it: a CPU with AVX-512 BF16 or AMX, an "
+                     "Ampere or later GPU); auto: bfloat16 where it has it, else float32")
+    how.add_argument("--threads", metavar="N|auto",
+                     help="threads for torch's operations; auto (the default) takes the cores "
+                     "other processes leave free and follows them while training "
+                     f"(or set {THREADS_ENV})")
+    how.add_argument("--augment", type=choice_list(AUGMENTATIONS), default=(),
+                     metavar="crop,flip", help="augment each training batch of images: crop "
+                     "(random shifts of up to 2 pixels), flip (mirror half of them)")
     how.add_argument("--nproc", type=int_at_least(1), default=1, metavar="N",
                      help="data-parallel training in N local worker processes "
                      "(torch.distributed, gloo on the CPU, nccl on CUDA); under torchrun the "
@@ -89,9 +114,13 @@ def register(commands) -> None:
     model.add_argument("--log-softmax", action="store_true",
                        help="MLP ends in LogSoftmax and trains with NLL loss")
     model.add_argument("--pool", choices=("max", "avg"), default="max", help="LeNet pooling")
+    model.add_argument("--channels", type=int_list, metavar="C1,C2",
+                       help="LeNet's two convolutions' output channels (default 6,16)")
     model.add_argument("--loss", choices=("squared", "l1", "huber"), help="linreg loss "
                        "(default squared)")
     model.add_argument("--huber-delta", type=positive_float, default=1.0)
+    model.add_argument("--label-smoothing", type=fraction, default=0.0, metavar="EPS",
+                       help="cross-entropy against (1 - EPS) onehot + EPS / classes")
     model.add_argument("--init", choices=("normal", "default", "xavier", "equal"),
                        help="weight initialisation (default normal; xavier for lenet)")
     model.add_argument("--init-std", type=positive_float, default=0.01,
@@ -115,6 +144,9 @@ def register(commands) -> None:
     data.add_argument("--noise", type=non_negative_float, default=0.01,
                       help="synthetic-linear: noise std")
     data.add_argument("--test-fraction", type=float, default=0.2, help="CSV: share held out")
+    data.add_argument("--val-fraction", type=fraction, default=0.0, metavar="SHARE",
+                      help="hold out this share of the training set and report val_ figures "
+                      "on it instead of the test set (to choose settings honestly)")
     data.add_argument("--label-column", default="-1",
                       help="CSV: target column, an index or a header name")
     data.add_argument("--task", choices=("auto", "classification", "regression"),
@@ -162,16 +194,44 @@ def _label_column(text: str) -> int | str:
         return text
 
 
+def _with_recipe(args):
+    """``args`` with the recipe's settings where the command line gave none of its own."""
+    from shallownet.recipes import SECTIONS, recipe
+
+    chosen = recipe(args.recipe)
+    given = _given_options(args)
+    args = argparse.Namespace(**vars(args))
+    for section in SECTIONS:
+        for key, value in chosen.settings.get(section, {}).items():
+            if key not in given:
+                setattr(args, key, value)
+    return args
+
+
+def _given_options(args) -> set[str]:
+    """The destinations of the options the command line gave (a default is not given)."""
+    unset = object()
+    parser = args.train_parser
+    seen = argparse.Namespace(**{a.dest: unset for a in parser._actions})
+    argv = getattr(args, "argv", None) or []
+    parser.parse_args(argv[argv.index("train") + 1:] if "train" in argv else [], namespace=seen)
+    return {name for name, value in vars(seen).items() if value is not unset}
+
+
 def config_from_args(args) -> RunConfig:
-    """The :class:`RunConfig` the command line asks for (book defaults filled in)."""
+    """The :class:`RunConfig` the command line asks for (a recipe's settings or the book's
+    defaults filled in)."""
+    if args.recipe:
+        args = _with_recipe(args)
     model = args.model or DEFAULT_MODELS[data_kind(args.data)]
     model_cfg = ModelConfig(
         model=model, impl=args.impl,
         hidden=args.hidden or (256,), activation=args.activation,
         dropout=args.dropout or (0.0,), log_softmax=args.log_softmax, pool=args.pool,
+        channels=args.channels or (6, 16),
         loss=args.loss, huber_delta=args.huber_delta, init=args.init, init_std=args.init_std,
         backward=args.backward, optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
-        weight_decay=args.weight_decay,
+        weight_decay=args.weight_decay, label_smoothing=args.label_smoothing,
     )
     data = DataSpec(
         name=args.data, data_dir=str(args.data_dir) if args.data_dir else None,
@@ -180,10 +240,14 @@ def config_from_args(args) -> RunConfig:
         label_column=_label_column(args.label_column), task=args.task,
         standardize=not args.no_standardize, verify=not args.no_verify,
         max_train=args.max_train, max_test=args.max_test, seed=args.seed,
+        val_fraction=args.val_fraction,
     )
     train = TrainSettings(
         epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-        device=args.device or "auto", step=args.step, tensorboard=bool(args.tensorboard),
+        device=args.device or "auto", step=args.step, schedule=args.schedule,
+        warmup=args.warmup, augment=args.augment, precision=args.precision,
+        tensorboard=bool(args.tensorboard),
+        recipe=args.recipe,
     )
     return RunConfig(model=model_cfg, data=data, train=train).resolved()
 
@@ -191,6 +255,12 @@ def config_from_args(args) -> RunConfig:
 def run_train(args) -> int:
     from shallownet.cli.launch import launch
     from shallownet.training.distributed import from_environment, in_distributed_launch, leave
+
+    if args.threads is not None:  # read by the thread policy (shallownet.threads)
+        from shallownet.threads import ThreadPolicy
+
+        os.environ[THREADS_ENV] = args.threads
+        ThreadPolicy()  # refuses a count that is not auto or a whole number, now
 
     if in_distributed_launch():  # one of the workers that --nproc or torchrun started
         group = from_environment(resolve_device(args.device or "auto"))
@@ -265,14 +335,15 @@ def _run_train(args, group) -> int:
         elif run_dir.config.is_file():
             print(f"restarting {args.resume} from epoch 0: it was stopped before its first "
                   "checkpoint" + step + _workers(group), flush=True)
-        result = resume_run(args.resume, epochs=args.epochs, device=args.device,
-                            progress=progress, log=log, plots=plots, group=group,
-                            tensorboard=args.tensorboard)
-        return _report(result.summary, result.run_dir, args.json)
+        resume_run(args.resume, epochs=args.epochs, device=args.device, progress=progress,
+                   log=log, plots=plots, group=group, tensorboard=args.tensorboard,
+                   on_result=lambda result: _report(result.summary, result.run_dir, args.json))
+        return 0
     config = config_from_args(args)
     world = 1 if group is None else group.world_size
     choice = choose_step(config.model, config.train.step, world_size=world,
-                         device=resolve_device(config.train.device))
+                         device=resolve_device(config.train.device),
+                         augment=bool(config.train.augment), precision=config.train.precision)
     if args.folds and args.tensorboard:
         raise UsageError("--tensorboard logs the epochs of one run; --folds trains K models "
                          "and keeps none. Leave out --tensorboard (or --folds).")
@@ -283,8 +354,9 @@ def _run_train(args, group) -> int:
         run_dir = summary.pop("run_dir")
         return _report(summary, run_dir, args.json)
     print(_header(config, choice, "training") + _workers(group), flush=True)
-    result = train_run(config, args.out, progress=progress, log=log, plots=plots, group=group)
-    return _report(result.summary, result.run_dir, args.json)
+    train_run(config, args.out, progress=progress, log=log, plots=plots, group=group,
+              on_result=lambda result: _report(result.summary, result.run_dir, args.json))
+    return 0
 
 
 def _workers(group) -> str:
@@ -307,13 +379,14 @@ def _header(config: RunConfig, choice: StepChoice, what: str) -> str:
     options = [f"{name.replace('_', ' ')} {_setting(getattr(m, name))}"
                for name in MODELS[m.model].options if name in _HEADER_OPTIONS]
     epochs = f"{t.epochs} epoch{'s' if t.epochs != 1 else ''}"
-    return (f"{what} {m.model} ({', '.join([m.impl, *options])}) on {config.data.name}: "
+    recipe = f" with recipe {t.recipe}" if t.recipe else ""
+    return (f"{what} {m.model} ({', '.join([m.impl, *options])}) on {config.data.name}{recipe}: "
             f"{epochs}, batch {t.batch_size}, {m.optimizer} lr {m.lr:g}, seed {t.seed}, "
             f"device {resolve_device(t.device)}, step {choice}")
 
 
 #: the model options a header names (the others have their own words or are rarely changed)
-_HEADER_OPTIONS = ("hidden",)
+_HEADER_OPTIONS = ("hidden", "channels")
 
 
 def _setting(value) -> str:
@@ -322,8 +395,8 @@ def _setting(value) -> str:
 
 def _report(summary: dict, run_dir, as_json: bool) -> int:
     parts = [f"{k.replace('_', ' ')} {summary[k]:.4f}" for k in
-             ("train_loss", "train_acc", "test_loss", "test_acc", "val_loss_mean",
-              "val_acc_mean") if isinstance(summary.get(k), float)]
+             ("train_loss", "train_acc", "test_loss", "test_acc", "val_loss", "val_acc",
+              "val_loss_mean", "val_acc_mean") if isinstance(summary.get(k), float)]
     for key in ("w_error", "b_error"):
         if isinstance(summary.get(key), float):
             parts.append(f"{key.replace('_', ' ')} {summary[key]:.2e}")

@@ -53,8 +53,9 @@ class BinaryLoss(nn.BCEWithLogitsLoss):
 LOSS_NAMES = ("squared", "l1", "huber", "cross_entropy", "nll", "bce")
 
 
-def make_loss(name: str, *, huber_delta: float = 1.0) -> nn.Module:
-    """The ``torch.nn`` loss called ``name`` (see :data:`LOSS_NAMES`), with ``reduction='none'``."""
+def make_loss(name: str, *, huber_delta: float = 1.0, label_smoothing: float = 0.0) -> nn.Module:
+    """The ``torch.nn`` loss called ``name`` (see :data:`LOSS_NAMES`), with ``reduction='none'``
+    (and, for cross-entropy, ``label_smoothing``)."""
     if name == "squared":
         return RegressionLoss(HalfMSELoss())
     if name == "l1":
@@ -64,7 +65,7 @@ def make_loss(name: str, *, huber_delta: float = 1.0) -> nn.Module:
             raise UsageError(f"the Huber loss needs delta > 0, not {huber_delta}.")
         return RegressionLoss(nn.HuberLoss(reduction="none", delta=huber_delta))
     if name == "cross_entropy":
-        return nn.CrossEntropyLoss(reduction="none")
+        return nn.CrossEntropyLoss(reduction="none", label_smoothing=label_smoothing)
     if name == "nll":
         return nn.NLLLoss(reduction="none")
     if name == "bce":

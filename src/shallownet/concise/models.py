@@ -16,6 +16,7 @@ from shallownet.scratch.activations import get_activation
 from shallownet.scratch.models import (
     check_pooling,
     dropout_rates,
+    lenet_channels,
     lenet_feature_size,
     lenet_input,
 )
@@ -88,17 +89,22 @@ def lenet(
     *,
     activation: str = "relu",
     pool: str = "max",
+    channels: Sequence[int] = (6, 16),
 ) -> nn.Sequential:
-    """LeNet-5 from ``Conv2d`` and ``MaxPool2d`` (or ``AvgPool2d``), like the scratch one."""
+    """LeNet-5 from ``Conv2d`` and ``MaxPool2d`` (or ``AvgPool2d``), like the scratch one.
+
+    ``channels`` are the two convolutions' output channels (the book's 6 and 16).
+    """
     c, h, w = lenet_input(input_shape)
+    c1, c2 = lenet_channels(channels)
     Pool = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}[check_pooling(pool)]
     return nn.Sequential(
-        nn.Conv2d(c, 6, kernel_size=5, padding=2), _activation(activation),
+        nn.Conv2d(c, c1, kernel_size=5, padding=2), _activation(activation),
         Pool(kernel_size=2, stride=2),
-        nn.Conv2d(6, 16, kernel_size=5), _activation(activation),
+        nn.Conv2d(c1, c2, kernel_size=5), _activation(activation),
         Pool(kernel_size=2, stride=2),
         nn.Flatten(),
-        nn.Linear(16 * lenet_feature_size(h) * lenet_feature_size(w), 120),
+        nn.Linear(c2 * lenet_feature_size(h) * lenet_feature_size(w), 120),
         _activation(activation),
         nn.Linear(120, 84), _activation(activation),
         nn.Linear(84, num_outputs),

@@ -56,8 +56,13 @@ def huber_loss(y_hat: torch.Tensor, y: torch.Tensor, delta: float = 1.0) -> torc
     return torch.where(a <= delta, d**2 / 2, delta * (a - delta / 2))
 
 
-def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def cross_entropy(logits: torch.Tensor, y: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
     """``l = -log softmax(o)_y = log sum_k exp(o_k) - o_y`` per example.
+
+    With label smoothing ε the target is ``(1 - ε) onehot(y) + ε / q`` instead of
+    ``onehot(y)``: ``l = -(1 - ε) log p_y - (ε / q) Σ_k log p_k``, which keeps
+    the model from pushing its logits apart without end (as
+    ``torch.nn.CrossEntropyLoss(label_smoothing=ε)``).
 
     Parameters
     ----------
@@ -65,20 +70,29 @@ def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         Unnormalised scores ``o``; any finite values.
     y : Tensor of shape (n,), int64
         Class indices.
+    smoothing : float, default 0
+        ε in [0, 1).
 
     Returns
     -------
     Tensor of shape (n,)
     """
     _check_labels(logits, y)
-    return -_pick(log_softmax(logits, dim=1), y)
+    log_p = log_softmax(logits, dim=1)
+    loss = -_pick(log_p, y)
+    if smoothing:
+        loss = (1 - smoothing) * loss - smoothing * log_p.mean(dim=1)
+    return loss
 
 
-def cross_entropy_grad(logits: torch.Tensor, y: torch.Tensor, *,
+def cross_entropy_grad(logits: torch.Tensor, y: torch.Tensor, *, smoothing: float = 0.0,
+                       num_classes: int | None = None,
                        softmax: Callable[..., torch.Tensor] = softmax) -> torch.Tensor:
     """The gradient of each example's cross-entropy: ``∂l/∂o = softmax(o) - onehot(y)``.
 
-    From ``l = log sum_k exp(o_k) - o_y``: ``∂l/∂o_j = exp(o_j) / sum_k exp(o_k) - [j = y]``.
+    From ``l = log sum_k exp(o_k) - o_y``: ``∂l/∂o_j = exp(o_j) / sum_k exp(o_k) - [j = y]``;
+    with label smoothing ε (see :func:`cross_entropy`) the one-hot target becomes
+    ``(1 - ε) onehot(y) + ε / q``.
     Row i is the gradient of example i's loss alone; the gradient of the
     batch's mean loss is this divided by n. The hand-written backward passes
     (:mod:`shallownet.scratch.backprop`), the fused training step
@@ -90,6 +104,10 @@ def cross_entropy_grad(logits: torch.Tensor, y: torch.Tensor, *,
     ----------
     logits : Tensor of shape (n, q)
     y : Tensor of shape (n,), int64
+    smoothing : float, default 0
+        Label smoothing ε.
+    num_classes : int, optional
+        q, when only the first q columns are classes (the others padding at ``-inf``).
     softmax : callable, default :func:`~shallownet.scratch.activations.softmax`
         How ``softmax(o, dim=1)`` is computed: the fused step passes
         ``torch.softmax``, the same formula in one kernel.
@@ -100,8 +118,12 @@ def cross_entropy_grad(logits: torch.Tensor, y: torch.Tensor, *,
     """
     _check_labels(logits, y)
     G = softmax(logits, dim=1)
-    minus_one = G.new_full((1, 1), -1.0).expand(len(G), 1)
-    return G.scatter_add_(1, y.reshape(-1, 1).long(), minus_one)  # subtract the one-hot rows
+    minus_one = G.new_full((1, 1), -(1.0 - smoothing)).expand(len(G), 1)
+    G.scatter_add_(1, y.reshape(-1, 1).long(), minus_one)  # subtract the one-hot rows
+    if smoothing:
+        q = G.shape[1] if num_classes is None else num_classes
+        G[:, :q] -= smoothing / q
+    return G
 
 
 def nll_loss(log_probs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -193,6 +193,8 @@ class LeNet(nn.Module):
     num_outputs : int
     activation : {"relu", "sigmoid", "tanh"}
     pool : {"max", "avg"}
+    channels : (int, int), default (6, 16)
+        The two convolutions' output channels.
     """
 
     def __init__(
@@ -202,21 +204,23 @@ class LeNet(nn.Module):
         *,
         activation: str = "relu",
         pool: str = "max",
+        channels: Sequence[int] = (6, 16),
         dtype=None,
         device=None,
     ):
         super().__init__()
         c, h, w = lenet_input(input_shape)
+        c1, c2 = lenet_channels(channels)
         get_activation(activation)  # an unknown name fails here, not at the first batch
         self.activation = activation
         Pool = _pool_layer(pool)
         kw = {"dtype": dtype, "device": device}
-        self.conv1 = Conv2d(c, 6, 5, padding=2, **kw)
+        self.conv1 = Conv2d(c, c1, 5, padding=2, **kw)
         self.pool1 = Pool(2, 2)
-        self.conv2 = Conv2d(6, 16, 5, **kw)
+        self.conv2 = Conv2d(c1, c2, 5, **kw)
         self.pool2 = Pool(2, 2)
         self.flatten = Flatten()
-        self.fc1 = Linear(16 * lenet_feature_size(h) * lenet_feature_size(w), 120, **kw)
+        self.fc1 = Linear(c2 * lenet_feature_size(h) * lenet_feature_size(w), 120, **kw)
         self.fc2 = Linear(120, 84, **kw)
         self.fc3 = Linear(84, num_outputs, **kw)
 
@@ -241,6 +245,16 @@ def lenet_input(input_shape: Sequence[int]) -> tuple[int, int, int]:
     if min(shape[1:]) < 12:
         raise UsageError(f"LeNet needs images of at least 12 x 12 pixels, not {shape[1:]}.")
     return shape
+
+
+def lenet_channels(channels: Sequence[int]) -> tuple[int, int]:
+    """The two convolutions' output channels, checked: two positive whole numbers."""
+    values = tuple(channels)
+    if len(values) != 2 or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0
+                                   for c in values):
+        raise UsageError(f"LeNet's channels are two positive whole numbers (the book's 6, 16), "
+                         f"not {values!r}.")
+    return values
 
 
 def lenet_feature_size(size: int) -> int:

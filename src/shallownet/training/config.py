@@ -10,7 +10,10 @@ from dataclasses import asdict, dataclass
 from shallownet.defaults import book_defaults
 from shallownet.errors import RunConfigError, ShallownetError, UsageError
 from shallownet.registry import ModelConfig, check_compatible
+from shallownet.runtime import PRECISIONS
+from shallownet.training.augment import make_augmentation
 from shallownet.training.data import DataSpec
+from shallownet.training.schedules import make_schedule
 from shallownet.training.steps import STEPS
 from shallownet.typecheck import typed
 
@@ -30,6 +33,11 @@ class TrainSettings:
     seed: int = 0  # initial weights, batch order, dropout masks
     device: str = "auto"  # auto | cpu | cuda | mps
     step: str = "auto"  # auto | autograd | fused | kernel (shallownet.training.steps)
+    schedule: str = "constant"  # constant | cosine | onecycle (shallownet.training.schedules)
+    warmup: float | None = None  # share of the run warming up (None: the schedule's own)
+    augment: tuple[str, ...] = ()  # crop, flip (shallownet.training.augment)
+    precision: str = "float32"  # float32 | bfloat16 (matrix products; mixed precision)
+    recipe: str | None = None  # the recipe these settings came from (shallownet.recipes)
     tensorboard: bool = False  # also log to RUN_DIR/tensorboard (needs the tensorboard package)
 
     def check(self) -> TrainSettings:
@@ -46,6 +54,11 @@ class TrainSettings:
             raise UsageError(f"device must be a name such as cpu, not {self.device!r}.")
         if self.step not in STEPS:
             raise UsageError(f"unknown step {self.step!r}; choose one of {', '.join(STEPS)}.")
+        make_schedule(self.schedule, 1.0, 1, warmup=self.warmup)  # checks both
+        make_augmentation(self.augment)
+        if self.precision not in PRECISIONS:
+            raise UsageError(f"unknown precision {self.precision!r}; choose one of "
+                             f"{', '.join(PRECISIONS)}.")
         if not isinstance(self.tensorboard, bool):
             raise UsageError(f"tensorboard must be true or false, not {self.tensorboard!r}.")
         return self

@@ -21,7 +21,7 @@ from shallownet.data.synthetic import TRUE_B, TRUE_W, synthetic_data
 from shallownet.data.tabular import read_csv_dataset, train_test_split
 from shallownet.errors import Hint, UsageError
 from shallownet.registry import DataTraits
-from shallownet.runtime import TEST_DATA, TRAIN_DATA, derive_seed
+from shallownet.runtime import TEST_DATA, TRAIN_DATA, VALIDATION, derive_seed
 from shallownet.typecheck import check_fields
 
 __all__ = ["DataSpec", "TrainingData", "load_training_data", "data_kind", "IMAGE_DATASETS"]
@@ -60,6 +60,10 @@ class DataSpec:
     max_train, max_test : int, optional
         Use only the first ``max_train`` training and ``max_test`` test examples
         (quick experiments).
+    val_fraction : float
+        Hold out this share of the training set, drawn at random from ``seed``,
+        and evaluate on it instead of the test set (named ``val_...`` in the
+        figures): for choosing settings without looking at the test set.
     seed : int
         Seed of the synthetic data and of the CSV split.
     """
@@ -77,6 +81,7 @@ class DataSpec:
     verify: bool = True
     max_train: int | None = None
     max_test: int | None = None
+    val_fraction: float = 0.0
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -129,6 +134,7 @@ class TrainingData:
     mean: float | None = None
     std: float | None = None
     details: dict = field(default_factory=dict)
+    eval_name: str = "test"  # what the held-out examples are: test, or val(idation)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -142,6 +148,11 @@ class TrainingData:
     @property
     def is_image(self) -> bool:
         return self.train_X.ndim == 4
+
+    @property
+    def background(self) -> float:
+        """The value of an empty pixel: 0, or ``-mean / std`` for standardised images."""
+        return -self.mean / self.std if self.mean is not None else 0.0
 
     @property
     def kind(self) -> str:
@@ -181,8 +192,29 @@ def load_training_data(spec: DataSpec, *, progress: bool | None = None) -> Train
                                   or value < 1):
             raise UsageError(f"{name} must be a positive whole number, not {value!r}.",
                              hints=[Hint(name)])
-    data = _LOADERS[kind](spec, progress)
-    return _limited(data, spec.max_train, spec.max_test)
+    if not (isinstance(spec.val_fraction, int | float) and 0 <= spec.val_fraction < 1):
+        raise UsageError(f"val_fraction is a share of the training set in [0, 1), not "
+                         f"{spec.val_fraction!r}.", hints=[Hint("val_fraction")])
+    data = _limited(_LOADERS[kind](spec, progress), spec.max_train, spec.max_test)
+    return _validation(data, spec.val_fraction, spec.seed) if spec.val_fraction else data
+
+
+def _validation(data: TrainingData, fraction: float, seed: int) -> TrainingData:
+    """``data`` with a random ``fraction`` of its training set held out in place of the test
+    set (which is dropped: settings chosen on the result never saw it)."""
+    n = len(data.train_X)
+    k = round(n * fraction)
+    if not 0 < k < n:
+        raise UsageError(f"val_fraction={fraction:g} of {n} training examples leaves "
+                         f"{k} to validate on and {n - k} to train on; both need at least one.",
+                         hints=[Hint("val_fraction")])
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(
+        derive_seed(seed, VALIDATION)))
+    val, train = order[:k].sort().values, order[k:].sort().values
+    return dataclasses.replace(
+        data, train_X=data.train_X[train], train_y=data.train_y[train],
+        test_X=data.train_X[val], test_y=data.train_y[val], eval_name="val",
+        details={**data.details, "validation": f"{k} of the {n} training examples"})
 
 
 def _limited(data: TrainingData, max_train: int | None, max_test: int | None) -> TrainingData:

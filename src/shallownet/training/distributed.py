@@ -145,6 +145,8 @@ class DistributedStep(GatheringStep):
     def __call__(self, rows: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         mine = shard(rows, self.group.rank, self.group.world_size)
         X, y = self._X.index_select(0, mine), self._y.index_select(0, mine)
+        if self.augment is not None:
+            X = self.augment(X)
         self._step(X, y, out[: len(mine)], total=len(rows))
         return mine
 

@@ -39,7 +39,7 @@ from shallownet.init import weight_layers
 from shallownet.registry import ModelSetup, why_no_compiled_step
 from shallownet.training.fused import weight_bias
 
-__all__ = ["KernelStep", "KernelUnavailable", "load_kernel", "why_no_kernel"]
+__all__ = ["KernelStep", "KernelUnavailable", "load_kernel", "why_no_kernel", "kernel_is_built"]
 
 SOURCE = Path(__file__).with_name("softmax_kernel.cpp")
 _WIDTHS = (8, 16, 32)  # the padded output widths the C++ is compiled for
@@ -96,6 +96,32 @@ def load_kernel(say: Callable[[str], None] | None = None):
         return _module
 
 
+def _build_name() -> tuple[str, str, Path]:
+    """(the build's name, its source, torch's extension cache): the name depends on the
+    source, the flags, torch's version and this CPU (the build uses -march=native)."""
+    from torch.utils import cpp_extension
+
+    source = SOURCE.read_text(encoding="utf-8")
+    tag = "\0".join([source, *_FLAGS, torch.__version__, _cpu_name()])
+    name = "shallownet_softmax_" + hashlib.sha256(tag.encode()).hexdigest()[:16]
+    cache = Path(os.environ.get("TORCH_EXTENSIONS_DIR") or cpp_extension.get_default_build_root())
+    return name, source, cache
+
+
+def kernel_is_built() -> bool:
+    """Whether the compiled step is built for this CPU (loaded, or in torch's extension cache),
+    so that using it costs no build. Builds nothing."""
+    if _module is not None:
+        return True
+    if _failure is not None or not sys.platform.startswith("linux"):
+        return False
+    try:
+        name, _, cache = _build_name()  # torch builds into cache/[py311_cpu/]name/
+        return any(cache.glob(f"{name}/{name}*.so")) or any(cache.glob(f"*/{name}/{name}*.so"))
+    except OSError:
+        return False
+
+
 def _build(say: Callable[[str], None]):
     from torch.utils import cpp_extension
 
@@ -103,11 +129,7 @@ def _build(say: Callable[[str], None]):
         raise KernelUnavailable(f"the compiled step is built on Linux only, not {sys.platform}")
     if not cpp_extension.is_ninja_available():
         raise KernelUnavailable("building the compiled step needs ninja (pip install ninja)")
-    source = SOURCE.read_text(encoding="utf-8")
-    # -march=native: the build is for this CPU, so the CPU is part of its name.
-    tag = "\0".join([source, *_FLAGS, torch.__version__, _cpu_name()])
-    name = "shallownet_softmax_" + hashlib.sha256(tag.encode()).hexdigest()[:16]
-    cache = Path(os.environ.get("TORCH_EXTENSIONS_DIR") or cpp_extension.get_default_build_root())
+    name, source, cache = _build_name()
     if not any(cache.rglob(f"{name}/{name}*.so")):
         say("building shallownet's compiled softmax step for this CPU "
             "(once; it takes about a minute)...")
@@ -157,8 +179,8 @@ class KernelStep:
             raise KernelUnavailable(reason)
         self.module = load_kernel(say)
         cfg = setup.config
-        self.lr = cfg.lr
-        self.decay = 1 - cfg.lr * cfg.weight_decay
+        self.weight_decay = cfg.weight_decay
+        self.set_lr(cfg.lr)
         self.W, self.b = weight_bias(weight_layers(setup.model)[0])  # (q, k), (q,)
         self.q, k = self.W.shape
         width = next(w for w in _WIDTHS if w >= self.q)
@@ -167,6 +189,11 @@ class KernelStep:
         self._X = self._y = None
         self._no_rows = torch.empty(0, dtype=torch.long)
         self.begin_epoch()
+
+    def set_lr(self, lr: float) -> None:
+        """Train the next steps at rate ``lr`` (a schedule's)."""
+        self.lr = lr
+        self.decay = 1 - lr * self.weight_decay
 
     def begin_epoch(self) -> None:
         """Copy the model's weights into the padded working copy."""

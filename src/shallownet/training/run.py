@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from shallownet.atomic import remove_temporaries
@@ -27,6 +28,7 @@ from shallownet.errors import (
     UsageError,
 )
 from shallownet.metrics import per_class_accuracy
+from shallownet.phases import phase
 from shallownet.registry import ModelSetup, build, check_compatible
 from shallownet.runtime import resolve_device
 from shallownet.training.callbacks import Callback, Together
@@ -89,7 +91,8 @@ def with_step(config: RunConfig, group: Group | None = None) -> RunConfig:
     now if it has to be)."""
     device = resolve_device(config.train.device)
     world = 1 if group is None else group.world_size
-    choice = choose_step(config.model, config.train.step, device=device, world_size=world)
+    choice = choose_step(config.model, config.train.step, device=device, world_size=world,
+                         augment=bool(config.train.augment), precision=config.train.precision)
     if choice.name == "kernel":
         from shallownet.training.kernel import load_kernel
 
@@ -107,10 +110,13 @@ def train_run(
     live_plot: bool | None = None,
     group: Group | None = None,
     callbacks: Sequence[Callback] = (),
+    on_result: Callable[[RunResult], None] | None = None,
 ) -> RunResult:
     """Train ``config`` from scratch into the run directory ``out`` (default ``runs/...``).
 
     ``callbacks`` run after the run directory's own at the end of each epoch.
+    ``on_result(result)`` is called once the final figures are known and saved,
+    before the pictures are drawn (the command line prints its result then).
     In a distributed run (``group``) every rank trains its shard; rank 0
     chooses, creates and writes the run directory.
     """
@@ -126,7 +132,8 @@ def train_run(
     if group is not None:
         path = group.broadcast(path)
     run_dir = RunDir(path)
-    data = load_training_data(config.data, progress=progress if main else False)
+    with phase("data"):
+        data = load_training_data(config.data, progress=progress if main else False)
     check_compatible(config.model, data.traits())
     facts = dataset_facts(data)
     if main:
@@ -139,9 +146,9 @@ def train_run(
         if run_dir.config.exists():
             _interrupted(exc, run_dir, "it starts again from epoch 0")
         raise
-    run = _Run(run_dir, config, facts, setup, data, group)
-    return run.train([], progress=progress, log=log, plots=plots, live_plot=live_plot,
-                     callbacks=callbacks)
+    run = _Run(run_dir, config, facts, setup, data, group, progress=progress, log=log,
+               plots=plots, live_plot=live_plot, callbacks=callbacks, on_result=on_result)
+    return run.train([])
 
 
 def resume_run(
@@ -156,6 +163,7 @@ def resume_run(
     group: Group | None = None,
     tensorboard: bool | None = None,
     callbacks: Sequence[Callback] = (),
+    on_result: Callable[[RunResult], None] | None = None,
 ) -> RunResult:
     """Continue the run in ``run_dir`` from its checkpoint up to ``epochs`` (default: its own).
 
@@ -192,9 +200,9 @@ def resume_run(
     else:
         setup = _restore(state, config, facts, device, run_dir)
         history = state["history"][: state["epoch"]]
-    run = _Run(run_dir, config, facts, setup, data, group)
-    return run.train(history, progress=progress, log=log, plots=plots, live_plot=live_plot,
-                     callbacks=callbacks)
+    run = _Run(run_dir, config, facts, setup, data, group, progress=progress, log=log,
+               plots=plots, live_plot=live_plot, callbacks=callbacks, on_result=on_result)
+    return run.train(history)
 
 
 def _load_run(run_dir: RunDir, *, fresh: bool = False) -> tuple[dict | None, RunConfig, dict]:
@@ -274,18 +282,22 @@ class _Run:
     setup: ModelSetup
     data: TrainingData
     group: Group | None
+    progress: bool | None = None
+    log: Log | bool | None = None
+    plots: bool = True
+    live_plot: bool | None = None
+    callbacks: Sequence[Callback] = ()
+    on_result: Callable[[RunResult], None] | None = None
 
     @property
     def main(self) -> bool:
         """Only rank 0 writes."""
         return self.group is None or self.group.is_main
 
-    def train(self, history: list[dict], *, progress, log, plots: bool, live_plot,
-              callbacks: Sequence[Callback]) -> RunResult:
+    def train(self, history: list[dict]) -> RunResult:
         """Train, with the run's TensorBoard log open around it when it has one (rank 0)."""
         if not (self.config.train.tensorboard and self.main):
-            return self._fit(history, None, progress=progress, log=log, plots=plots,
-                             live_plot=live_plot, callbacks=callbacks)
+            return self._fit(history, None)
         from shallownet.training.tensorboard import TensorBoardLog
 
         try:
@@ -298,13 +310,13 @@ class _Run:
             _interrupted(exc, self.run_dir, f"the checkpoint of epoch {len(history)} is saved"
                          if self.run_dir.checkpoint.exists() else "it starts again from epoch 0")
         with tb:  # flushed and closed however training ends
-            return self._fit(history, tb, progress=progress, log=log, plots=plots,
-                             live_plot=live_plot, callbacks=callbacks)
+            return self._fit(history, tb)
 
-    def _fit(self, history: list[dict], tb, *, progress, log, plots: bool, live_plot,
-             callbacks: Sequence[Callback]) -> RunResult:
+    def _fit(self, history: list[dict], tb) -> RunResult:
         run_dir, setup, data, config = self.run_dir, self.setup, self.data, self.config
-        columns = metric_columns(setup.task, parameter_errors=data.true_w is not None)
+        plots = self.plots
+        columns = metric_columns(setup.task, parameter_errors=data.true_w is not None,
+                                 held_out=data.eval_name)
         checkpoint = Checkpoint(run_dir, {**config.to_dict(), "dataset": self.facts})
         files = [checkpoint, MetricsFiles(run_dir, columns)]
         if tb is not None:  # after the checkpoint: never an epoch it lacks
@@ -312,10 +324,15 @@ class _Run:
 
             files.append(TensorBoardEpochs(tb))
         own = [Together(files)] if self.main else []  # a checkpoint and its metrics agree
-        trainer = Trainer.from_config(config, progress=progress, log=log, live_plot=live_plot,
-                                      group=self.group)
+        trainer = Trainer.from_config(config, progress=self.progress, log=self.log,
+                                      live_plot=self.live_plot, group=self.group)
+        if plots and self.main:
+            from shallownet.plots.parallel import preload
+
+            preload()  # matplotlib's import overlaps training
         try:
-            history = trainer.fit(setup, data, history=history, callbacks=[*own, *callbacks])
+            history = trainer.fit(setup, data, history=history,
+                                  callbacks=[*own, *self.callbacks], eval_name=data.eval_name)
         except TrainingDiverged as exc:
             raise TrainingDiverged(
                 f"{exc} The checkpoint of the last good epoch ({exc.epoch - 1}) is kept in "
@@ -339,6 +356,9 @@ class _Run:
         if not self.main:
             return RunResult(run_dir=run_dir, config=config, history=history, summary=summary)
         run_dir.write_metrics(history, {"final": summary, **report}, columns=columns)
+        result = RunResult(run_dir=run_dir, config=config, history=history, summary=summary)
+        if self.on_result is not None:
+            self.on_result(result)  # before the pictures: nothing waits for them
         try:
             figures = _draw(run_dir, setup, data, history, report, config) if plots else {}
             if tb is not None:
@@ -353,7 +373,7 @@ class _Run:
                 f"{run_dir.path}; to {what} once there is room, run {resume}",
                 hints=[*exc.hints, resume],
             ) from None
-        return RunResult(run_dir=run_dir, config=config, history=history, summary=summary)
+        return result
 
 
 def _interrupted(exc: KeyboardInterrupt, run_dir: RunDir, state: str):
@@ -391,38 +411,52 @@ def _final_figures(trainer: Trainer, setup: ModelSetup, data: TrainingData, conf
 
 def _draw(run_dir: RunDir, setup, data: TrainingData, history, report,
           config: RunConfig) -> dict[str, Path]:
-    """Draw the run's figures into its directory; return the PNG files by name."""
-    import matplotlib.pyplot as plt
-
+    """Draw the run's figures into its directory, at once where the system allows
+    (:func:`~shallownet.plots.parallel.draw_all`); return the PNG files by name."""
     from shallownet.plots.confusion import plot_confusion_matrix
     from shallownet.plots.gallery import plot_prediction_gallery
-    from shallownet.plots.save import save_figure
+    from shallownet.plots.parallel import draw_all
     from shallownet.plots.training import plot_training_curves
 
     title = f"{config.model.model} ({config.model.impl}) on {Path(data.name).name}"
-    figures, pngs = [], {}
+    jobs, pngs = [], {}
     if history:
-        fig = plot_training_curves(history, total_epochs=config.train.epochs, title=title)
-        figures.append(fig)
-        pngs["curves"] = save_figure(fig, run_dir.curves_png)
-        save_figure(fig, run_dir.curves_svg)
+        jobs.append(lambda: _save(lambda: plot_training_curves(
+            history, total_epochs=config.train.epochs, title=title),
+            run_dir.curves_png, run_dir.curves_svg))
+        pngs["curves"] = run_dir.curves_png
     if report:
-        fig = plot_confusion_matrix(torch.tensor(report["confusion_matrix"]), data.classes,
-                                    title=f"{title}: test set")
-        figures.append(fig)
-        pngs["confusion"] = save_figure(fig, run_dir.confusion)
+        matrix = np.asarray(report["confusion_matrix"])
+        jobs.append(lambda: _save(lambda: plot_confusion_matrix(
+            matrix, data.classes, title=f"{title}: {data.eval_name} set"), run_dir.confusion))
+        pngs["confusion"] = run_dir.confusion
     if report and data.is_image:
         images = data.test_X[:GALLERY_SIZE]
         predicted = setup.predict_labels(predict(setup, images)).cpu()
-        fig = plot_prediction_gallery(
-            _displayable(images, data), [data.classes[int(i)] for i in data.test_y[:len(images)]],
-            [data.classes[int(i)] for i in predicted], title=f"{title}: first test images",
-        )
-        figures.append(fig)
-        pngs["gallery"] = save_figure(fig, run_dir.gallery)
-    for fig in figures:
-        plt.close(fig)
+        shown = _displayable(images, data).cpu().numpy()  # arrays: the drawing needs no torch
+        true = [data.classes[int(i)] for i in data.test_y[:len(images)]]
+        guessed = [data.classes[int(i)] for i in predicted]
+        jobs.append(lambda: _save(lambda: plot_prediction_gallery(
+            shown, true, guessed, title=f"{title}: first {data.eval_name} images"),
+            run_dir.gallery))
+        pngs["gallery"] = run_dir.gallery
+    with phase("figures"):
+        draw_all(jobs)
     return pngs
+
+
+def _save(draw, *paths: Path) -> None:
+    """Draw a figure (``draw()``) and write it to each of ``paths``."""
+    import matplotlib.pyplot as plt
+
+    from shallownet.plots.save import save_figure
+
+    fig = draw()
+    try:
+        for path in paths:
+            save_figure(fig, path)
+    finally:
+        plt.close(fig)
 
 
 def _displayable(images: torch.Tensor, data: TrainingData) -> torch.Tensor:

@@ -32,6 +32,7 @@ from shallownet import __version__
 from shallownet.atomic import write_json, write_text
 from shallownet.data.catalog import CATALOG
 from shallownet.errors import Hint, OutputError, RunConfigError
+from shallownet.phases import phase
 from shallownet.training.callbacks import Callback
 from shallownet.training.checkpoint import load_checkpoint, save_checkpoint
 
@@ -45,12 +46,14 @@ METRIC_COLUMNS = ("fold", "epoch", "train_loss", "train_acc", "test_loss", "test
 FIGURE_COLUMNS = tuple(c for c in METRIC_COLUMNS if c not in ("fold", "epoch", "seconds"))
 
 
-def metric_columns(task: str, *, parameter_errors: bool = False) -> tuple[str, ...]:
+def metric_columns(task: str, *, parameter_errors: bool = False,
+                   held_out: str = "test") -> tuple[str, ...]:
     """The columns of a run's ``metrics.csv`` before its first epoch: accuracies for a
-    classifier, ``w_error`` and ``b_error`` for data made from known parameters."""
-    wanted = {"epoch", "train_loss", "test_loss", "seconds"}
+    classifier, ``w_error`` and ``b_error`` for data made from known parameters; the
+    held-out figures are ``test_...`` or, on a validation split, ``val_...``."""
+    wanted = {"epoch", "train_loss", f"{held_out}_loss", "seconds"}
     if task != "regression":
-        wanted |= {"train_acc", "test_acc"}
+        wanted |= {"train_acc", f"{held_out}_acc"}
     if parameter_errors:
         wanted |= {"w_error", "b_error"}
     return tuple(c for c in METRIC_COLUMNS if c in wanted)
@@ -249,8 +252,10 @@ class Checkpoint(Callback):
         self.saved_epoch: int | None = None  # the epoch of the checkpoint on disk
 
     def _save(self, setup, history: list[dict]) -> None:
-        self.run_dir.save_checkpoint(model=setup.model, optimizer=setup.optimizer,
-                                     config=self.config, epoch=len(history), history=history)
+        with phase("checkpoints"):
+            self.run_dir.save_checkpoint(model=setup.model, optimizer=setup.optimizer,
+                                         config=self.config, epoch=len(history),
+                                         history=history)
         self.saved_epoch = len(history)
 
     def on_train_begin(self, trainer, setup, history: list[dict]) -> None:

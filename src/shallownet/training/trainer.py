@@ -27,17 +27,22 @@ from tqdm import tqdm
 
 from shallownet.data.iterator import ArrayLoader
 from shallownet.defaults import book_defaults
-from shallownet.errors import UsageError
+from shallownet.errors import Hint, UsageError
 from shallownet.metrics import Timer
+from shallownet.phases import phase
 from shallownet.registry import ModelSetup, check_compatible
-from shallownet.runtime import DROPOUT, derive_seed, resolve_device
+from shallownet.runtime import DROPOUT, PRECISIONS, derive_seed, resolve_device, why_no_bfloat16
+from shallownet.threads import ThreadPolicy
+from shallownet.training.augment import make_augmentation
 from shallownet.training.callbacks import Callback, LiveCurves, PrintLog
 from shallownet.training.data import TrainingData
 from shallownet.training.distributed import Group
 from shallownet.training.divergence import DivergenceWatch, diverged
 from shallownet.training.evaluation import EVAL_BATCH_SIZE, evaluate, parameter_errors, predict
+from shallownet.training.kernel import KernelUnavailable
 from shallownet.training.printing import line_printer
-from shallownet.training.steps import STEPS, StepChoice, choose_step, make_step
+from shallownet.training.schedules import make_schedule
+from shallownet.training.steps import STEPS, Step, StepChoice, choose_step, make_step
 
 __all__ = ["Trainer"]
 
@@ -57,9 +62,25 @@ class Trainer:
         the same figures on the CPU, and a resumed run continues exactly.
     device : {"auto", "cpu", "cuda", "mps"} or torch.device, default "auto"
     step : {"auto", "autograd", "fused", "kernel"}, default "auto"
-        The training step (:mod:`shallownet.training.steps`). ``auto`` takes
-        the fused step where the model has one, else autograd; a step named
-        explicitly that cannot train the model is an error.
+        The training step (:mod:`shallownet.training.steps`). ``auto`` follows
+        :data:`~shallownet.training.steps.AUTO_RULE` (the compiled step where it
+        is built and fits, else the fused step where the model has one, else
+        autograd); a step named explicitly that cannot train the model is an error.
+    schedule : {"constant", "cosine", "onecycle"}, default "constant"
+        How the learning rate moves over the run (:mod:`shallownet.training.schedules`),
+        peaking at the model's ``lr``; ``warmup`` is the share of the run
+        spent warming up (None: the schedule's own).
+    augment : sequence of {"crop", "flip"}, default ()
+        Transforms of each training batch of images (:mod:`shallownet.training.augment`).
+    precision : {"float32", "bfloat16", "auto"}, default "float32"
+        ``bfloat16`` takes the matrix products in bfloat16 with float32 weights
+        (mixed precision; an error where the hardware lacks it,
+        :func:`~shallownet.runtime.why_no_bfloat16`); ``auto`` takes bfloat16
+        where it can.
+    threads : "auto" or int, default "auto"
+        Threads for torch's operations: ``auto`` gives it the cores other
+        processes leave free, looked at again while training
+        (:mod:`shallownet.threads`); a number fixes it.
     progress : bool, optional
         A progress bar over each epoch's batches (default: when stderr is a terminal).
     live_plot : bool, optional
@@ -102,6 +123,11 @@ class Trainer:
         seed: int = 0,
         device: str | torch.device = "auto",
         step: str = "auto",
+        schedule: str = "constant",
+        warmup: float | None = None,
+        augment: Sequence[str] = (),
+        precision: str = "float32",
+        threads: str | int = "auto",
         progress: bool | None = None,
         live_plot: bool | None = None,
         log: Callable[[str], None] | bool | None = None,
@@ -119,12 +145,26 @@ class Trainer:
             raise UsageError(f"seed must be an integer, not {seed!r}.")
         if step not in STEPS:
             raise UsageError(f"unknown step {step!r}; choose one of {', '.join(STEPS)}.")
+        make_schedule(schedule, 1.0, 1, warmup=warmup)  # checked now, made at fit
+        make_augmentation(augment)
         self.epochs = epochs  # after fit: what it trained with
         self.batch_size = batch_size
         self._asked = (epochs, batch_size)  # None: the book's, for each fit's model and data
         self.seed = seed
         self.device = resolve_device(device)
         self.step = step
+        self.schedule, self.warmup, self.augment = schedule, warmup, tuple(augment)
+        if precision not in PRECISIONS:
+            raise UsageError(f"unknown precision {precision!r}; choose one of "
+                             f"{', '.join(PRECISIONS)}.")
+        reason = why_no_bfloat16(self.device) if precision != "float32" else None
+        if precision == "auto":
+            precision = "float32" if reason else "bfloat16"
+        elif reason is not None:
+            raise UsageError(f"precision={precision!r} needs hardware bfloat16: {reason}.",
+                             hints=[Hint("precision", "auto")])
+        self.precision = precision  # float32 or bfloat16: what this trainer computes in
+        self.threads = ThreadPolicy(threads)
         self.progress = sys.stderr.isatty() if progress is None else bool(progress)
         self.live_plot = live_plot
         self.log = line_printer(log)
@@ -145,7 +185,8 @@ class Trainer:
         in); ``options`` are the other arguments (``progress``, ``log``, ``group``, ...)."""
         train = config.resolved().train
         return cls(train.epochs, train.batch_size, seed=train.seed, device=train.device,
-                   step=train.step, **options)
+                   step=train.step, schedule=train.schedule, warmup=train.warmup,
+                   augment=train.augment, precision=train.precision, **options)
 
     # -- training ---------------------------------------------------------------------------
 
@@ -176,17 +217,23 @@ class Trainer:
         self.epochs, self.batch_size = epochs, batch_size
         world = 1 if self.group is None else self.group.world_size
         self.step_choice = choose_step(setup.config, self.step, device=self.device,
-                                       world_size=world)
+                                       world_size=world, augment=bool(self.augment),
+                                       precision=self.precision)
         setup.model.to(self.device)
         loader = ArrayLoader(data.train_X, data.train_y, batch_size=batch_size,
                              shuffle=True, seed=self.seed, device=self.device)
-        step = make_step(self.step_choice, setup, group=self.group)
+        step = self._make_step(setup)
         step.bind(*loader.tensors)
+        if self.augment:
+            step.augment = make_augmentation(self.augment, fill=data.background)
+        self.lr_schedule = make_schedule(self.schedule, setup.config.lr, epochs * len(loader),
+                                         warmup=self.warmup)
         test_X, test_y = data.test_X.to(self.device), data.test_y.to(self.device)
         outputs = self._output_buffer(setup, loader)
         callbacks = [DivergenceWatch(), PrintLog(self.log),
                      LiveCurves(enabled=self.live_plot), *callbacks]
         self.eval_name, self.stop_training = eval_name, False
+        self.threads.start()
         try:
             for callback in callbacks:
                 callback.on_train_begin(self, setup, history)
@@ -196,11 +243,13 @@ class Trainer:
                 self.timer.start()
                 step.begin_epoch()
                 try:
-                    record = {"epoch": epoch, **self._train_epoch(setup, loader, epoch, step,
-                                                                  outputs)}
+                    with phase("training"):
+                        record = {"epoch": epoch,
+                                  **self._train_epoch(setup, loader, epoch, step, outputs)}
                 finally:
                     step.end_epoch()
-                test = self.evaluate(setup, test_X, test_y)
+                with phase("evaluation"):
+                    test = self.evaluate(setup, test_X, test_y)
                 record[f"{eval_name}_loss"] = test["loss"]
                 if "acc" in test:
                     record[f"{eval_name}_acc"] = test["acc"]
@@ -211,9 +260,24 @@ class Trainer:
                 for callback in callbacks:
                     callback.on_epoch_end(self, setup, history)
         finally:
+            self.threads.stop()
             for callback in callbacks:
                 callback.on_train_end(self, setup, history)
         return history
+
+    def _make_step(self, setup: ModelSetup) -> Step:
+        """The step :attr:`step_choice` names; under ``auto``, a compiled step that turns out
+        not to fit (more than 32 classes, float64) gives way to the fused step."""
+        try:
+            return make_step(self.step_choice, setup, group=self.group,
+                             precision=self.precision)
+        except KernelUnavailable as exc:
+            if self.step != "auto":
+                raise
+            self.step_choice = StepChoice("fused", f"auto: closed-form gradient, no autograd "
+                                                   f"(not the compiled step: {exc})")
+            return make_step(self.step_choice, setup, group=self.group,
+                             precision=self.precision)
 
     def _output_buffer(self, setup: ModelSetup, loader: ArrayLoader) -> torch.Tensor:
         """One tensor for an epoch's outputs (one row per training example), shaped like the
@@ -238,7 +302,12 @@ class Trainer:
         bar = tqdm(loader.rows(), total=steps, unit="batch",
                    desc=f"epoch {epoch}/{self.epochs}", leave=False,
                    disable=not self.progress, file=sys.stderr)
+        schedule, first_step = self.lr_schedule, (epoch - 1) * steps
+        threads = self.threads
         for i, rows in enumerate(bar):
+            threads.update()
+            if schedule.varies:
+                step.set_lr(schedule(first_step + i))
             mine = step(rows, outputs[start:])
             trained.append(mine)
             pending.append(mine)
