@@ -51,6 +51,7 @@ FIGURES = {
     "08_loss_functions": (1, 0),
     "09_diabetes_logistic_regression": (0, 1),
     "10_cnn_first_layers": (0, 1),
+    "11_accuracy_per_second": (1, 0),
 }
 
 

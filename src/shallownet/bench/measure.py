@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import sys
 import time
@@ -32,9 +33,11 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from shallownet.bench.floor import layer_widths, measure_bandwidth, measure_matmul_rate
+from shallownet.bench.references import SKLEARN_REFERENCES
 from shallownet.errors import ShallownetError
 from shallownet.registry import ModelConfig, build
 from shallownet.runtime import resolve_device
+from shallownet.threads import THREADS_ENV
 from shallownet.training.data import DataSpec, TrainingData, load_training_data
 from shallownet.training.kernel import KernelUnavailable, load_kernel, why_no_kernel
 from shallownet.training.trainer import Trainer
@@ -168,13 +171,72 @@ def _machine(spec: dict) -> dict:
             "matmul": measure_matmul_rate(device), "bandwidth": measure_bandwidth(device)}
 
 
-_KINDS = {"run": _run, "per_sample": _per_sample, "machine": _machine}
+def _sklearn(spec: dict) -> dict:
+    """Fit a scikit-learn reference on the same data (flattened, in [0, 1]); its test accuracy
+    and the seconds ``fit`` took."""
+    import importlib
+    import warnings
+
+    data, load_seconds = _load(spec)
+    path, kwargs = SKLEARN_REFERENCES[spec["reference"]]
+    module, name = path.rsplit(".", 1)
+    try:
+        estimator = getattr(importlib.import_module(module), name)(
+            **kwargs, **({"random_state": spec.get("seed", 0)} if "MLP" in name else {}))
+    except ImportError as exc:
+        raise ShallownetError(f"the scikit-learn comparison needs scikit-learn: pip install "
+                              f"'shallownet[sklearn]' ({exc}).") from exc
+    X = data.train_X.reshape(len(data.train_X), -1).numpy()
+    X_test = data.test_X.reshape(len(data.test_X), -1).numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # LogisticRegression's "failed to converge" at 100 steps
+        start = time.perf_counter()
+        estimator.fit(X, data.train_y.numpy())
+        seconds = time.perf_counter() - start
+    return {"reference": spec["reference"], "seconds": seconds, "load_seconds": load_seconds,
+            "test_acc": float(estimator.score(X_test, data.test_y.numpy())),
+            "n_train": len(X), "n_test": len(X_test)}
+
+
+def _recipe(spec: dict) -> dict:
+    """Train a recipe (its settings, on the spec's data); its test figures epoch by epoch."""
+    from shallownet.recipes import recipe
+
+    chosen = recipe(spec["recipe"])
+    changes = {"seed": spec.get("seed", 0)}
+    if spec.get("recipe_epochs"):
+        changes["epochs"] = spec["recipe_epochs"]
+    config = chosen.config(data=DataSpec(
+        name=spec.get("data", "fashion-mnist"), data_dir=spec.get("data_dir"),
+        max_train=spec.get("max_train"), max_test=spec.get("max_test"),
+        verify=spec.get("verify", True)), **changes).resolved()
+    start = time.perf_counter()
+    data = load_training_data(config.data)
+    load_seconds = time.perf_counter() - start
+    setup = build(config.model, input_shape=data.input_shape, num_outputs=data.num_outputs,
+                  seed=config.train.seed, device=resolve_device(spec.get("device", "cpu")))
+    trainer = Trainer.from_config(config, progress=False, log=False, live_plot=False)
+    history = trainer.fit(setup, data)
+    elapsed = 0.0
+    curve = []
+    for record in history:
+        elapsed += record["seconds"]
+        curve.append({"epoch": record["epoch"], "test_acc": record["test_acc"],
+                      "seconds": elapsed})
+    return {"recipe": chosen.name, "model": chosen.model, "step": trainer.step_choice.name,
+            "seconds": elapsed, "load_seconds": load_seconds, "curve": curve,
+            "test_acc": history[-1]["test_acc"]}
+
+
+_KINDS = {"run": _run, "per_sample": _per_sample, "machine": _machine, "sklearn": _sklearn,
+          "recipe": _recipe}
 
 
 def measure(spec: dict) -> dict:
     """Carry out ``spec`` in this process; the result includes its ``peak_rss`` in bytes."""
     threads = spec.get("threads")
     if threads:
+        os.environ[THREADS_ENV] = str(threads)  # the trainer's thread policy follows it
         torch.set_num_threads(threads)
     result = _KINDS[spec["kind"]](spec)
     result["threads"] = torch.get_num_threads()

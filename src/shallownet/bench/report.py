@@ -59,6 +59,32 @@ def format_report(report: dict) -> str:
                 for s in scaling]
         lines += _table(["model", "impl", "step", *[f"{k:g}×" for k in scales], "exponent"],
                         rows)
+    loaded = [r for r in report["runs"] if "under_load_seconds" in r]
+    if loaded:
+        lines += ["", "Beside busy processes (one per core but one, started by the benchmark):"]
+        rows = [[r["model"], r["impl"], r["step"], f"{r['seconds']:.2f}",
+                 f"{r['under_load_seconds']:.2f}", _ratio(r["under_load_ratio"])] for r in loaded]
+        lines += _table(["model", "impl", "step", "quiet s", "under load s", "ratio"], rows)
+    whole = report.get("whole")
+    if whole:
+        lines += ["", f"The whole command (shallownet train {' '.join(whole['argv'])}): "
+                  f"{whole['wall']:.2f} s wall, {whole['times_floor']:.2f}× the start-up floor "
+                  f"(python -c 'import torch': {whole['floor']:.2f} s)"]
+        order = ("startup", "data", "training", "evaluation", "checkpoints", "figures", "other",
+                 "exit")
+        phases = whole["phases"]
+        lines += _table(list(order), [[f"{phases.get(k, 0.0):.2f}" for k in order]])
+    if report.get("frontier"):
+        lines += ["", "Accuracy per second: each recipe's time to each scikit-learn reference's "
+                  "test accuracy (from its per-epoch test figures), same data, same run"]
+        rows = [[f["reference"], f"{f['reference_acc']:.4f}", f"{f['reference_seconds']:.1f}",
+                 f["recipe"], "—" if f["epoch"] is None else str(f["epoch"]),
+                 "—" if f["seconds"] is None else f"{f['seconds']:.2f}",
+                 "—" if f["ratio"] is None else f"{f['ratio']:.3f}",
+                 f"{f['final_acc']:.4f} in {f['final_seconds']:.1f} s"]
+                for f in report["frontier"]]
+        lines += _table(["reference", "its test acc", "its seconds", "recipe", "epoch",
+                         "seconds", "ratio", "recipe's last epoch"], rows)
     for s in report.get("skipped", []):
         lines += ["", f"not measured: {s['model']} {s['impl']}, {s['step']} step: {s['why']}"]
     if report["targets"]:

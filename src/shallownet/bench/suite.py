@@ -21,13 +21,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from shallownet.bench.floor import floor_seconds, work
+from shallownet.bench.frontier import frontier, time_to_accuracy
+from shallownet.bench.process import busy, startup_floor, whole_command
+from shallownet.bench.references import SKLEARN_REFERENCES
 from shallownet.errors import ShallownetError, UsageError
+from shallownet.recipes import RECIPES
 from shallownet.registry import IMPLS, ModelConfig
 from shallownet.training.kernel import KernelUnavailable
 from shallownet.training.steps import choose_step
@@ -38,7 +43,14 @@ GIB = 2**30
 
 #: model -> (at least this many times faster than per-sample, at most this many times the
 #: floor, peak resident memory below this many bytes or None)
-TARGETS = {"softmax": (30.0, 5.0, GIB), "mlp": (5.0, 1.5, None)}
+TARGETS = {"softmax": (30.0, 2.5, GIB), "mlp": (5.0, 1.2, None)}
+UNDER_LOAD = 2.5  # a main run beside busy processes: at most this many times its quiet time
+WHOLE_COMMAND = 2.0  # the default command: at most this many times python -c "import torch"
+#: (model, reference, the most the recipe's time to its accuracy may be, as a share of its fit)
+AGAINST = [("mlp", "MLPClassifier((256,), max_iter=10)", 1 / 5),
+           ("softmax", "LogisticRegression()", 1 / 20)]
+#: (model, test accuracy, within the time of this reference (or these seconds))
+REACH = [("mlp", 0.900, "MLPClassifier((256,), max_iter=10)"), ("lenet", 0.920, 60.0)]
 SCRATCH_OVER_CONCISE = 1.3  # time of the first tier of IMPLS over the second's
 ACCURACY_TOLERANCE = 0.01  # |test acc (main step) - test acc (another step)|
 STEPS = ("kernel", "fused", "autograd")
@@ -66,6 +78,10 @@ class BenchOptions:
     threads: int | None = None
     device: str = "cpu"
     repeats: int = 1  # each measurement's best of this many (fresh processes)
+    against: tuple[str, ...] = ()  # "sklearn": recipes against scikit-learn's references
+    recipe_epochs: int | None = None  # recipes' epochs (None: their own)
+    whole: bool = True  # the whole command against the start-up floor
+    under_load: bool = True  # each main run again, with a busy process per core but one
 
     def spec(self, kind: str, **extra) -> dict:
         keys = ("epochs", "batch_size", "workers", "data", "data_dir", "verify", "max_train",
@@ -143,14 +159,54 @@ def run_bench(options: BenchOptions, *, say: Callable[[str], None] = lambda line
             scaling.append({"model": model, "impl": impl, "step": main,
                             "points": [{"n_train": n, "seconds": t} for n, t in points],
                             "exponent": growth_exponent(points)})
+    if options.under_load:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        for run in [r for r in runs if r["main"]]:
+            say(f"{run['model']} {run['impl']}: {run['step']} step with {cores - 1} busy "
+                f"process(es) beside it")
+            with busy(cores - 1):
+                loaded = best(options.spec("run", model=run["model"], impl=run["impl"],
+                                           step=run["step"]))
+            run["under_load_seconds"] = loaded["seconds"]
+            run["under_load_ratio"] = loaded["seconds"] / run["seconds"]
+    whole = None
+    if options.whole:
+        say("the whole command (shallownet train) against python -c 'import torch'")
+        whole = {"floor": startup_floor(), **whole_command(_command_argv(options))}
+        whole["times_floor"] = whole["wall"] / whole["floor"]
+    frontier_rows, references, recipes = [], [], []
+    if "sklearn" in options.against:
+        for name in SKLEARN_REFERENCES:
+            say(f"scikit-learn: {name}")
+            references.append(measure(options.spec("sklearn", reference=name)))
+        for name in RECIPES:
+            say(f"recipe {name}")
+            recipes.append(measure(options.spec("recipe", recipe=name,
+                                                recipe_epochs=options.recipe_epochs)))
+        frontier_rows = frontier(references, recipes)
     say("measuring the machine again (the best rates of the two count)")
     machine = _best_machine(machine, measure(options.spec("machine")))
     floors = _floors(options, machine, runs)
     _add_ratios(runs, per_sample, floors)
     report = {"options": dataclasses.asdict(options), "machine": machine, "floors": floors,
-              "runs": runs, "per_sample": per_sample, "scaling": scaling, "skipped": skipped}
+              "runs": runs, "per_sample": per_sample, "scaling": scaling, "skipped": skipped,
+              "whole": whole, "references": references, "recipes": recipes,
+              "frontier": frontier_rows}
     report["targets"] = check_targets(report)
     return report
+
+
+def _command_argv(options: BenchOptions) -> list[str]:
+    """The default ``shallownet train`` on the benchmark's data."""
+    argv = ["--data", options.data]
+    if options.data_dir:
+        argv += ["--data-dir", options.data_dir]
+    if not options.verify:
+        argv.append("--no-verify")
+    for flag, value in (("--max-train", options.max_train), ("--max-test", options.max_test)):
+        if value:
+            argv += [flag, str(value)]
+    return argv
 
 
 def _best_machine(first: dict, second: dict) -> dict:
@@ -187,6 +243,34 @@ def _add_ratios(runs: list[dict], per_sample: list[dict], floors: dict) -> None:
         run["faster_than_per_sample"] = slow["seconds"] / run["seconds"] if slow else None
     for p in per_sample:
         p["samples_per_second"] = p["n_train"] * p["epochs"] / p["seconds"]
+
+
+def _check_frontier(report: dict, check) -> None:
+    """The accuracy-per-second targets, from the recipes' curves and the references."""
+    refs = {r["reference"]: r for r in report.get("references", [])}
+    recipes = report.get("recipes", [])
+    for model, name, share in AGAINST:
+        if name not in refs:
+            continue
+        best = min((row["ratio"] for row in report["frontier"] if row["reference"] == name
+                    and row["ratio"] is not None and _model(recipes, row["recipe"]) == model),
+                   default=None)
+        check(f"a {model} recipe's time to {name}'s accuracy / its time",
+              math.inf if best is None else best, f"{share:.2g}",
+              best is not None and best <= share)
+    for model, accuracy, within in REACH:
+        limit = refs[within]["seconds"] if isinstance(within, str) and within in refs else within
+        if not isinstance(limit, float | int) or not recipes:
+            continue
+        reached = [time_to_accuracy(r["curve"], accuracy) for r in recipes if r["model"] == model]
+        best = min((point["seconds"] for point in reached if point), default=None)
+        check(f"a {model} recipe's seconds to test accuracy {accuracy:.3f}",
+              math.inf if best is None else best, f"{limit:.1f}",
+              best is not None and best <= limit)
+
+
+def _model(recipes: list[dict], name: str) -> str | None:
+    return next((r["model"] for r in recipes if r["recipe"] == name), None)
 
 
 def _has_step(model: str, impl: str, step: str) -> bool:
@@ -232,6 +316,14 @@ def check_targets(report: dict) -> list[dict]:
             ratio = r["seconds"] / other["seconds"]
             check(f"{model} {step}: {first} time / {second} time", ratio, SCRATCH_OVER_CONCISE,
                   ratio <= SCRATCH_OVER_CONCISE)
+    for r in (r for r in runs if "under_load_ratio" in r):
+        check(f"{r['model']} {r['impl']}: time beside busy processes / quiet time",
+              r["under_load_ratio"], UNDER_LOAD, r["under_load_ratio"] <= UNDER_LOAD)
+    whole = report.get("whole")
+    if whole:
+        check("shallownet train: wall time / python -c 'import torch'", whole["times_floor"],
+              WHOLE_COMMAND, whole["times_floor"] <= WHOLE_COMMAND)
+    _check_frontier(report, check)
     for s in report["scaling"]:
         if s["exponent"] is not None:
             low, high = EXPONENT_RANGE

@@ -15,7 +15,8 @@ from shallownet.runtime import DEVICES
 
 __all__ = ["register", "run"]
 
-QUICK = {"epochs": 1, "max_train": 4096, "max_test": 1024, "scales": (1, 2), "workers": 2}
+QUICK = {"epochs": 1, "max_train": 4096, "max_test": 1024, "scales": (1, 2), "workers": 2,
+         "recipe_epochs": 1}
 
 
 def register(commands) -> None:
@@ -62,6 +63,16 @@ def register(commands) -> None:
     p.add_argument("--quick", action="store_true",
                    help="a tiny setting that proves the benchmark works: 1 epoch, 4096 "
                    "training examples, 1x and 2x the data, 2 workers")
+    p.add_argument("--against", type=choice_list(("sklearn",)), default=(), metavar="sklearn",
+                   help="also train every recipe (shallownet recipes) and scikit-learn's "
+                   "LogisticRegression(), MLPClassifier((256,), max_iter=10) and "
+                   "MLPClassifier((256,), early_stopping=True) on the same data, and report "
+                   "each recipe's time to each reference's test accuracy (needs the sklearn "
+                   "extra; about 2 minutes more)")
+    p.add_argument("--no-whole", dest="whole", action="store_false",
+                   help="skip timing the whole shallownet train command")
+    p.add_argument("--no-load", dest="under_load", action="store_false",
+                   help="skip running each main run again beside busy processes")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON")
     p.set_defaults(handler=run)
 
@@ -76,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
         "per_sample": args.per_sample, "workers": args.workers, "data": args.data,
         "data_dir": str(args.data_dir) if args.data_dir else None, "verify": args.verify,
         "max_train": args.max_train, "max_test": args.max_test, "threads": args.threads,
-        "device": args.device, "repeats": args.repeats,
+        "device": args.device, "repeats": args.repeats, "against": args.against,
+        "whole": args.whole, "under_load": args.under_load,
     }
     if args.quick:
         settings.update(QUICK)
