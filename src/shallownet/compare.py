@@ -28,7 +28,7 @@ from pathlib import Path
 
 from shallownet.errors import Hint, RunConfigError, UsageError
 from shallownet.training.config import RunConfig
-from shallownet.training.rundir import FIGURE_COLUMNS, RunDir
+from shallownet.training.rundir import FIGURE_COLUMNS, run_dir_of
 
 __all__ = ["ComparedRun", "Comparison", "compare_runs", "read_run", "format_value",
            "describe_setting", "setting_name", "varied_settings", "label_runs"]
@@ -277,7 +277,7 @@ def read_run(path: str | os.PathLike) -> ComparedRun:
         ``path`` is not a run directory, its config or metrics cannot be read,
         it is a cross-validation run, or it has no finished epoch yet.
     """
-    run_dir = RunDir(path)
+    run_dir = run_dir_of(path)  # a search's directory: the run it retrained
     if run_dir.path.is_file():
         where = run_dir.path.parent if run_dir.path.name in ("config.json", "metrics.csv",
                                                              "metrics.json") else None
@@ -312,9 +312,11 @@ def read_run(path: str | os.PathLike) -> ComparedRun:
     if planned != config.train.epochs:
         config = dataclasses.replace(config,
                                      train=dataclasses.replace(config.train, epochs=planned))
+    label = run_dir.path.name or str(run_dir.path)
+    if label == "best" and (run_dir.path.parent / "tune.json").is_file():
+        label = f"{run_dir.path.parent.name}/best"  # a search's retrained best
     return ComparedRun(path=run_dir.path, config=config, task=task, history=tuple(history),
-                       planned_epochs=planned, complete=final is not None,
-                       label=run_dir.path.name or str(run_dir.path))
+                       planned_epochs=planned, complete=final is not None, label=label)
 
 
 # --------------------------------------------------------------------------- the comparison

@@ -20,6 +20,7 @@ __all__ = ["for_the_command_line", "flag", "interrupted_message"]
 COMMANDS = {
     "resume_run": "shallownet train --resume",
     "fetch_dataset": "shallownet data fetch",
+    "resume_tune": "shallownet tune --resume",
 }
 
 
@@ -69,5 +70,5 @@ def interrupted_message(exc: KeyboardInterrupt) -> str:
     run_dir, state = getattr(exc, "run_dir", None), getattr(exc, "state", None)
     if run_dir is None:
         return "shallownet: interrupted."
-    return (f"shallownet: interrupted; {state}. Resume with:\n"
-            f"  {flag(Hint.call('resume_run', run_dir))}")
+    resume = getattr(exc, "resume", None) or Hint.call("resume_run", run_dir)
+    return f"shallownet: interrupted; {state}. Resume with:\n  {flag(resume)}"

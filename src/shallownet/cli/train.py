@@ -218,9 +218,9 @@ def _given_options(args) -> set[str]:
     return {name for name, value in vars(seen).items() if value is not unset}
 
 
-def config_from_args(args) -> RunConfig:
+def config_from_args(args, *, resolve: bool = True) -> RunConfig:
     """The :class:`RunConfig` the command line asks for (a recipe's settings or the book's
-    defaults filled in)."""
+    defaults filled in; with ``resolve=False``, left for :meth:`RunConfig.resolved` to fill)."""
     if args.recipe:
         args = _with_recipe(args)
     model = args.model or DEFAULT_MODELS[data_kind(args.data)]
@@ -249,7 +249,8 @@ def config_from_args(args) -> RunConfig:
         tensorboard=bool(args.tensorboard),
         recipe=args.recipe,
     )
-    return RunConfig(model=model_cfg, data=data, train=train).resolved()
+    config = RunConfig(model=model_cfg, data=data, train=train)
+    return config.resolved() if resolve else config
 
 
 def run_train(args) -> int:

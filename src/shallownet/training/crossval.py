@@ -12,7 +12,7 @@ import dataclasses
 import math
 import os
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -20,6 +20,7 @@ from shallownet.data.tabular import Standardizer
 from shallownet.errors import Hint, UsageError
 from shallownet.registry import build, check_compatible
 from shallownet.runtime import FOLD_RUN, FOLDS, derive_seed, resolve_device
+from shallownet.training.callbacks import Callback
 from shallownet.training.config import RunConfig
 from shallownet.training.data import TrainingData, load_training_data
 from shallownet.training.printing import line_printer
@@ -27,7 +28,7 @@ from shallownet.training.run import dataset_facts, with_step
 from shallownet.training.rundir import RunDir, default_run_path
 from shallownet.training.trainer import Trainer
 
-__all__ = ["check_folds", "kfold_indices", "cross_validate"]
+__all__ = ["check_folds", "kfold_indices", "cross_validate", "load_fold_data", "train_fold"]
 
 
 def check_folds(k) -> None:
@@ -68,26 +69,17 @@ def cross_validate(
     device = resolve_device(config.train.device)
     run_dir = RunDir(out or default_run_path(config.model.model, config.model.impl,
                                              config.data.name)).check_new()
-    standardize = config.data.traits().kind == "table" and config.data.standardize
-    data_spec = dataclasses.replace(config.data, standardize=False) if standardize \
-        else config.data
-    data = load_training_data(data_spec, progress=progress)
-    check_compatible(config.model, data.traits())
+    data, standardize = load_fold_data(config, progress=progress)
     splits = kfold_indices(len(data.train_X), folds, seed=config.train.seed)
     run_dir.create().write_config({**config.to_dict(), "folds": folds}, dataset_facts(data))
     emit = line_printer(log)
 
     records, scores, examples = [], [], 0
-    for k, (train_idx, val_idx) in enumerate(splits, start=1):
-        fold = _fold_data(data, train_idx, val_idx, standardize)
-        examples += config.train.epochs * len(train_idx)
-        setup = build(config.model, input_shape=fold.input_shape, num_outputs=fold.num_outputs,
-                      seed=config.train.seed, device=device)
-        trainer = Trainer(config.train.epochs, config.train.batch_size,
-                          seed=derive_seed(config.train.seed, FOLD_RUN, k), device=device,
-                          step=config.train.step, progress=progress, live_plot=False,
-                          log=lambda line, k=k: emit(f"fold {k}/{folds}  {line}"))
-        history = trainer.fit(setup, fold, eval_name="val")
+    for k, split in enumerate(splits, start=1):
+        examples += config.train.epochs * len(split[0])
+        history = train_fold(config, data, split, k, standardize=standardize, device=device,
+                             progress=progress,
+                             log=lambda line, k=k: emit(f"fold {k}/{folds}  {line}"))
         records += [{"fold": k, **r} for r in history]
         scores.append(history[-1])
         run_dir.write_metrics(records)
@@ -97,6 +89,47 @@ def cross_validate(
     if plots:
         _draw(run_dir, records, config, folds)
     return {**summary, "run_dir": str(run_dir.path)}
+
+
+def load_fold_data(config: RunConfig, *, progress: bool | None = None
+                   ) -> tuple[TrainingData, bool]:
+    """The training data the folds of ``config`` are cut from, and whether each fold
+    standardises its features itself (a CSV dataset: with its training part's statistics)."""
+    standardize = config.data.traits().kind == "table" and config.data.standardize
+    spec = dataclasses.replace(config.data, standardize=False) if standardize else config.data
+    data = load_training_data(spec, progress=progress)
+    check_compatible(config.model, data.traits())
+    return data, standardize
+
+
+def train_fold(
+    config: RunConfig,
+    data: TrainingData,
+    split: tuple[torch.Tensor, torch.Tensor],
+    k: int,
+    *,
+    standardize: bool = False,
+    device=None,
+    progress: bool | None = None,
+    log: Callable[[str], None] | bool | None = False,
+    callbacks: Sequence[Callback] = (),
+) -> list[dict]:
+    """Train fold ``k`` (1-based) of ``config`` on the rows ``split[0]`` of ``data``'s
+    training set and score it on the rows ``split[1]``; return its history (``val_`` figures).
+
+    Fold k's model starts from the run's seed and its batches and dropout from
+    a seed of its own (``derive_seed(seed, FOLD_RUN, k)``): the same fold of the
+    same settings gives the same figures wherever it is trained.
+    """
+    train_idx, val_idx = split
+    fold = _fold_data(data, train_idx, val_idx, standardize)
+    device = resolve_device(config.train.device) if device is None else device
+    setup = build(config.model, input_shape=fold.input_shape, num_outputs=fold.num_outputs,
+                  seed=config.train.seed, device=device)
+    own = dataclasses.replace(config.train, seed=derive_seed(config.train.seed, FOLD_RUN, k))
+    trainer = Trainer.from_config(dataclasses.replace(config, train=own), progress=progress,
+                                  live_plot=False, log=log)
+    return trainer.fit(setup, fold, eval_name="val", callbacks=callbacks)
 
 
 def _fold_data(data: TrainingData, train_idx, val_idx, standardize: bool) -> TrainingData:

@@ -44,6 +44,7 @@ from shallownet.training.rundir import (
     RunDir,
     default_run_path,
     metric_columns,
+    run_dir_of,
 )
 from shallownet.training.steps import choose_step
 from shallownet.training.trainer import Trainer
@@ -473,7 +474,7 @@ def evaluate_run(run_dir: str | os.PathLike, *, device: str | None = None,
     the epoch, plus ``recorded_test_acc``/``recorded_test_loss``: what training
     recorded for that epoch.
     """
-    run_dir = RunDir(run_dir)
+    run_dir = run_dir_of(run_dir)
     state, config, facts = _load_run(run_dir)
     device = resolve_device(device or config.train.device)
     data = load_training_data(config.data, progress=progress)
@@ -516,7 +517,7 @@ def predict_images(run_dir: str | os.PathLike, paths: Sequence[str | os.PathLike
                          hints=[Hint("top")])
     if not paths:
         raise UsageError("give at least one image file to classify.")
-    run_dir = RunDir(run_dir)
+    run_dir = run_dir_of(run_dir)
     state, config, facts = _load_run(run_dir)
     shape = facts["input_shape"]
     if len(shape) != 3 or shape[0] != 1 or not facts.get("classes"):

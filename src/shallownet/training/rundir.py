@@ -37,7 +37,7 @@ from shallownet.training.callbacks import Callback
 from shallownet.training.checkpoint import load_checkpoint, save_checkpoint
 
 __all__ = ["RunDir", "default_run_path", "METRIC_COLUMNS", "FIGURE_COLUMNS", "metric_columns",
-           "Checkpoint", "MetricsFiles"]
+           "Checkpoint", "MetricsFiles", "run_dir_of"]
 
 #: The columns of ``metrics.csv``, in order: a run writes those its records have.
 METRIC_COLUMNS = ("fold", "epoch", "train_loss", "train_acc", "test_loss", "test_acc",
@@ -68,6 +68,22 @@ def default_run_path(model: str, impl: str, data: str, root: str | os.PathLike =
         n += 1
         path = base.with_name(f"{base.name}-{n}")
     return path
+
+
+def run_dir_of(path: str | os.PathLike) -> RunDir:
+    """The run directory ``path`` names: itself, or, for a search's directory
+    (``shallownet tune``: it holds ``tune.json``), the run it retrained, ``best/``.
+
+    A search that has not retrained its best yet is refused with what to do.
+    """
+    path = Path(path)
+    if not (path / "tune.json").is_file() or (path / "config.json").exists():
+        return RunDir(path)
+    if not (path / "best" / "config.json").is_file():
+        resume = Hint.call("resume_tune", path)
+        raise RunConfigError(f"{path} is a search that has not retrained its best yet (it has "
+                             f"no best/ run): finish it with {resume}.", hints=[resume])
+    return RunDir(path / "best")
 
 
 class RunDir:
