@@ -18,10 +18,11 @@ from shallownet.cli import evaluate as evaluate_cmd
 from shallownet.cli import plot as plot_cmd
 from shallownet.cli import recipes as recipes_cmd
 from shallownet.cli import train as train_cmd
+from shallownet.cli import tune as tune_cmd
 from shallownet.cli.messages import for_the_command_line, interrupted_message
 from shallownet.errors import ShallownetError
 
-__all__ = ["main", "build_parser", "console"]
+__all__ = ["main", "build_parser", "parse", "console"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,15 +49,29 @@ def build_parser() -> argparse.ArgumentParser:
     bench_cmd.register(commands)
     compare_cmd.register(commands)
     recipes_cmd.register(commands)
+    tune_cmd.register(commands)
     return parser
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    """The parsed command line ``argv``; argparse's SystemExit for what it does not know.
+
+    ``tune`` takes any option of ``train`` besides its own: those are left,
+    as words, in ``args.extra`` for it to read.
+    """
+    parser = build_parser()
+    argv = list(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "takes_train_options", False):
+        parser.parse_args(argv)  # argparse's own message for what it does not know
+    args.argv = argv  # e.g. for train --nproc, which starts workers with the same arguments
+    args.extra = extra
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit status (0 success, 1 error, 2 usage)."""
-    parser = build_parser()
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(argv)
-    args.argv = argv  # e.g. for train --nproc, which starts workers with the same arguments
+    args = parse(sys.argv[1:] if argv is None else argv)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
