@@ -5,8 +5,9 @@ notebooks run headless in a real Jupyter kernel (nbclient, ipykernel) and
 the scripts in a plain Python process, with the parameters cell set to a
 few epochs on part of the data. A cell that raises fails the test, and
 so does a warning on stderr; the figures must appear (in the notebook as
-images, from a script as PNG files), and the Trainer's live plot must draw
-and then redraw in place after every further epoch.
+images, from a script as PNG files), the Trainer's live plot must draw
+and then redraw in place after every further epoch, and a search's
+optimisation history after every further trial.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ _spec.loader.exec_module(make_notebooks)
 
 SCRIPTS = make_notebooks.scripts()
 #: The settings CI runs every example with (only those its parameters cell has).
-SMALL = {"num_epochs": 2, "max_train": 2000, "max_test": 500}
+SMALL = {"num_epochs": 2, "max_train": 2000, "max_test": 500, "num_trials": 3}
 
 #: Script -> (figures it shows, Trainer runs with a live plot).
 FIGURES = {
@@ -52,7 +53,11 @@ FIGURES = {
     "09_diabetes_logistic_regression": (0, 1),
     "10_cnn_first_layers": (0, 1),
     "11_accuracy_per_second": (1, 0),
+    "12_tuning": (2, 2),
 }
+#: Script -> searches (``tune``) whose optimisation history draws in the notebook, then
+#: redraws after every further trial (the first trial of each finishes: seed 0).
+SEARCHES = {"12_tuning": 1}
 
 
 def small(script: Path) -> dict:
@@ -126,9 +131,11 @@ def test_notebook_runs_in_a_kernel(script, tmp_path, tmp_path_factory, monkeypat
     assert "Warning" not in stderr, stderr
     images = [o for o in outputs if o.output_type == "display_data" and "image/png" in o.data]
     figures, live = FIGURES[script.stem]
-    assert len(images) == figures + live, outputs
+    searches = SEARCHES.get(script.stem, 0)
+    assert len(images) == figures + live + searches, outputs
     assert all(u["data"].get("image/png") for u in client.updates)
-    assert len(client.updates) == live * (settings.get("num_epochs", 1) - 1)
+    assert len(client.updates) == (live * (settings.get("num_epochs", 1) - 1)
+                                   + searches * (settings.get("num_trials", 1) - 1))
     stdout = "".join(o.text for o in outputs if o.output_type == "stream" and o.name == "stdout")
     if live:
         epochs = settings["num_epochs"]
