@@ -30,6 +30,7 @@ __all__ = [
     "load_data_fashion_mnist",
     "get_fashion_mnist_labels",
     "get_dataloader_workers",
+    "image_loaders",
 ]
 
 #: Where the book's ``load_data_fashion_mnist`` keeps the data (``root="../data"``): an
@@ -101,19 +102,28 @@ def load_data_fashion_mnist(batch_size, resize=None) -> tuple[BookLoader, BookLo
     looks (then in the book's ``../data``), and downloaded with checksums
     only when no copy exists.
     """
+    return image_loaders(_fashion_mnist(), batch_size, resize)
+
+
+def image_loaders(raw: RawImageData, batch_size, resize=None, *,
+                  limit: tuple[int, int] | None = None,
+                  loader: type[BookLoader] = BookLoader) -> tuple[BookLoader, BookLoader]:
+    """``(train_iter, test_iter)`` over the images of ``raw``, as :func:`load_data_fashion_mnist`
+    describes; ``limit`` keeps only the first (train, test) examples of each split; the
+    loaders are of class ``loader``."""
     size = None if resize is None else size_pair(resize)
-    raw = _fashion_mnist()
 
     def to_float(batch):
         images, labels = batch
         return scale_images(images, size), labels
 
     loaders = []
-    for images, labels, shuffle in ((raw.train_images, raw.train_labels, True),
-                                    (raw.test_images, raw.test_labels, False)):
+    splits = ((raw.train_images, raw.train_labels, True), (raw.test_images, raw.test_labels, False))
+    for k, (images, labels, shuffle) in enumerate(splits):
+        if limit is not None:
+            images, labels = images[:limit[k]], labels[:limit[k]]
         images = torch.from_numpy(np.ascontiguousarray(images))
         labels = torch.from_numpy(labels.astype(np.int64))
-        loaders.append(BookLoader(images, labels, batch_size=batch_size, shuffle=shuffle,
-                                  transform=to_float,
-                                  dataset=FashionMNIST(images, labels, size)))
+        loaders.append(loader(images, labels, batch_size=batch_size, shuffle=shuffle,
+                              transform=to_float, dataset=FashionMNIST(images, labels, size)))
     return loaders[0], loaders[1]
