@@ -6,6 +6,9 @@ convolution they count ``channels x kernel area``):
 ``normal``   W ~ N(0, std²), b = 0 — the book's choice, std = 0.01.
 ``default``  W, b ~ U(-1/sqrt(n_in), 1/sqrt(n_in)) — what ``torch.nn`` does by default.
 ``xavier``   W ~ U(-a, a), a = sqrt(6 / (n_in + n_out)), b = 0 (Glorot & Bengio, 2010).
+``kaiming``  W ~ N(0, 2 / n_in), b = 0 (He et al., 2015): keeps the variance of a ReLU
+             layer's output equal to its input's, so deep ReLU networks neither
+             vanish nor explode at the start.
 ``equal``    W = value everywhere, b = 0 — every hidden unit computes the same
              thing and receives the same gradient, so they never become
              different: the symmetry problem.
@@ -26,9 +29,9 @@ from shallownet.errors import UsageError
 from shallownet.scratch.conv import Conv2d as ScratchConv2d
 from shallownet.scratch.layers import Linear as ScratchLinear
 
-__all__ = ["SCHEMES", "initialize", "weight_layers"]
+__all__ = ["SCHEMES", "initialize", "weight_layers", "weight_of"]
 
-SCHEMES = ("normal", "default", "xavier", "equal")
+SCHEMES = ("normal", "default", "xavier", "kaiming", "equal")
 
 _LAYER_TYPES = (nn.Linear, nn.Conv2d, ScratchLinear, ScratchConv2d)
 
@@ -53,7 +56,7 @@ def initialize(
     ----------
     model : nn.Module
         A scratch or concise model.
-    scheme : {"normal", "default", "xavier", "equal"}
+    scheme : {"normal", "default", "xavier", "kaiming", "equal"}
     std : float
         Standard deviation for ``normal``.
     value : float
@@ -87,11 +90,20 @@ def initialize(
         elif scheme == "xavier":
             bound = math.sqrt(6 / (fan_in + fan_out))
             W.uniform_(-bound, bound, generator=generator)
+        elif scheme == "kaiming":
+            W.normal_(0.0, math.sqrt(2 / fan_in), generator=generator)
         else:
             W.fill_(value)
         weight.copy_(W.T if transposed else W)
         bias.copy_(b)
     return model
+
+
+def weight_of(layer: nn.Module) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """A dense or convolution layer's weight tensor, and its shape in torch's layout
+    (out, in, ...): the scratch ``Linear`` stores it transposed, (in, out)."""
+    weight, _, transposed = _weight_and_bias(layer)
+    return weight, tuple(weight.T.shape if transposed else weight.shape)
 
 
 def _weight_and_bias(layer: nn.Module) -> tuple[torch.Tensor, torch.Tensor, bool]:

@@ -184,7 +184,7 @@ class ShallowClassifier(ClassifierMixin, _ShallowEstimator):
         For ``optimizer="momentum"``.
     weight_decay : float, default 0.0
         L2 penalty on the weights (not the biases).
-    init : {"normal", "default", "xavier", "equal"}, optional
+    init : {"normal", "default", "xavier", "kaiming", "equal"}, optional
         Weight initialisation; None takes the model's default (normal(0, 0.01)).
     epochs : int, optional
         Passes over the training data; None takes the book's for the model on a
@@ -383,7 +383,7 @@ class ShallowRegressor(RegressorMixin, _ShallowEstimator):
         Learning rate; None takes the book's for a table (0.03; Adam: 0.001).
     momentum : float, default 0.9
     weight_decay : float, default 0.0
-    init : {"normal", "default", "xavier", "equal"}, optional
+    init : {"normal", "default", "xavier", "kaiming", "equal"}, optional
     epochs : int, optional
         None: the book's for a table (:mod:`shallownet.defaults`).
     batch_size : int, optional

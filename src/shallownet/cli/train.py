@@ -22,6 +22,7 @@ from shallownet.cli.arguments import (
 )
 from shallownet.defaults import DEFAULT_MODELS, defaults_sentence
 from shallownet.errors import ShallownetError, UsageError
+from shallownet.init import SCHEMES
 from shallownet.interrupts import terminate_as_interrupt
 from shallownet.jsonutil import json_safe
 from shallownet.registry import IMPLS, MODELS, OPTIMIZERS, ModelConfig
@@ -121,7 +122,7 @@ def register(commands) -> None:
     model.add_argument("--huber-delta", type=positive_float, default=1.0)
     model.add_argument("--label-smoothing", type=fraction, default=0.0, metavar="EPS",
                        help="cross-entropy against (1 - EPS) onehot + EPS / classes")
-    model.add_argument("--init", choices=("normal", "default", "xavier", "equal"),
+    model.add_argument("--init", choices=SCHEMES,
                        help="weight initialisation (default normal; xavier for lenet)")
     model.add_argument("--init-std", type=positive_float, default=0.01,
                        help="std of the normal initialisation")
@@ -167,6 +168,11 @@ def register(commands) -> None:
                      "scalars, figures, hyper-parameters; see them with tensorboard --logdir "
                      "runs); saved with the run, so --resume goes on logging unless given "
                      "--no-tensorboard; needs pip install 'shallownet[tensorboard]'")
+    out.add_argument("--watch-gradients", action="store_true",
+                     help="each epoch (and at the start), every layer's gradient and weight "
+                     "norms on a probe batch: in metrics.csv, RUN_DIR/gradients.csv and "
+                     "gradients.png (TensorBoard histograms with --tensorboard); a warning "
+                     "names a layer whose gradients vanish or explode")
     p.set_defaults(handler=run_train, train_parser=p)
 
 
@@ -246,7 +252,7 @@ def config_from_args(args, *, resolve: bool = True) -> RunConfig:
         epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
         device=args.device or "auto", step=args.step, schedule=args.schedule,
         warmup=args.warmup, augment=args.augment, precision=args.precision,
-        tensorboard=bool(args.tensorboard),
+        tensorboard=bool(args.tensorboard), watch_gradients=args.watch_gradients,
         recipe=args.recipe,
     )
     config = RunConfig(model=model_cfg, data=data, train=train)
@@ -348,6 +354,9 @@ def _run_train(args, group) -> int:
     if args.folds and args.tensorboard:
         raise UsageError("--tensorboard logs the epochs of one run; --folds trains K models "
                          "and keeps none. Leave out --tensorboard (or --folds).")
+    if args.folds and args.watch_gradients:
+        raise UsageError("--watch-gradients follows the layers of one run; --folds trains K "
+                         "models and keeps none. Leave out --watch-gradients (or --folds).")
     if args.folds:
         print(_header(config, choice, f"{args.folds}-fold cross-validation"), flush=True)
         summary = cross_validate(config, args.folds, args.out, progress=progress, log=log,

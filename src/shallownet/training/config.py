@@ -39,6 +39,7 @@ class TrainSettings:
     precision: str = "float32"  # float32 | bfloat16 (matrix products; mixed precision)
     recipe: str | None = None  # the recipe these settings came from (shallownet.recipes)
     tensorboard: bool = False  # also log to RUN_DIR/tensorboard (needs the tensorboard package)
+    watch_gradients: bool = False  # each layer's gradient norms per epoch (training.gradients)
 
     def check(self) -> TrainSettings:
         for name, minimum in (("epochs", 1), ("batch_size", 1)):
@@ -61,6 +62,9 @@ class TrainSettings:
                              f"{', '.join(PRECISIONS)}.")
         if not isinstance(self.tensorboard, bool):
             raise UsageError(f"tensorboard must be true or false, not {self.tensorboard!r}.")
+        if not isinstance(self.watch_gradients, bool):
+            raise UsageError(f"watch_gradients must be true or false, not "
+                             f"{self.watch_gradients!r}.")
         return self
 
 

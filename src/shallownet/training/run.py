@@ -325,6 +325,12 @@ class _Run:
 
             files.append(TensorBoardEpochs(tb))
         own = [Together(files)] if self.main else []  # a checkpoint and its metrics agree
+        if config.train.watch_gradients and self.main:  # before the record is written
+            from shallownet.training.gradients import GradientWatch
+
+            own.insert(0, GradientWatch(data.train_X, data.train_y, run_dir=run_dir,
+                                        plots=plots,
+                                        histograms=None if tb is None else tb.histograms))
         trainer = Trainer.from_config(config, progress=self.progress, log=self.log,
                                       live_plot=self.live_plot, group=self.group)
         if plots and self.main:

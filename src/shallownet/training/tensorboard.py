@@ -168,6 +168,13 @@ class TensorBoardLog:
                     self._writer.add_scalar(SCALAR_TAGS.get(key, key), float(value), step)
             self._writer.flush()  # an epoch on disk with its checkpoint, not 2 minutes later
 
+    def histograms(self, tensors: Mapping, step: int) -> None:
+        """A histogram of each tensor ``{"gradient/layer1": tensor, ...}`` at ``step``."""
+        with self._writing("write"):
+            for tag, tensor in tensors.items():
+                self._writer.add_histogram(tag, tensor.detach().float().cpu(), step)
+            self._writer.flush()
+
     def figures(self, paths: Mapping[str, str | os.PathLike], step: int) -> None:
         """The PNG files ``{"gallery": path, ...}`` as images (bytes as they are) at ``step``."""
         from tensorboard.compat.proto.summary_pb2 import Summary
