@@ -47,9 +47,10 @@ if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
   fi
 fi
 
-# 2. The package (editable), with the test tools when --dev.
+# 2. The package (editable), with the test tools when --dev. Source-only dependencies are
+# built with the setuptools they need (scripts/build-constraints.txt) unless told otherwise.
 say "installing shallownet$extras"
-"${pip[@]}" install -e ".$extras"
+PIP_CONSTRAINT="${PIP_CONSTRAINT:-$PWD/scripts/build-constraints.txt}" "${pip[@]}" install -e ".$extras"
 
 # 3. Fashion-MNIST: Debian's package when apt and root are there, else a verified download.
 if "$VENV/bin/shallownet" data info fashion-mnist >/dev/null 2>&1; then

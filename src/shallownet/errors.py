@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "Hint",
+    "HintedWarning",
     "Placeholder",
     "ShallownetError",
     "UsageError",
@@ -87,6 +88,15 @@ def _python(value: object) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return repr(str(value)) if hasattr(value, "__fspath__") else repr(value)
+
+
+class HintedWarning(UserWarning):
+    """A warning whose advice names settings as Python does (``Hint``); the command line
+    respells them as flags, as it does for errors."""
+
+    def __init__(self, message: str, *, hints=()) -> None:
+        super().__init__(message)
+        self.hints = list(hints)
 
 
 class ShallownetError(Exception):

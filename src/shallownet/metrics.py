@@ -18,8 +18,14 @@ __all__ = [
     "accuracy",
     "confusion_matrix",
     "per_class_accuracy",
+    "log_rmse",
+    "METRICS",
     "Timer",
 ]
+
+#: Extra per-epoch figures a regression run can report (``--metric``): the log-RMSE of the
+#: book's house-price experiment.
+METRICS = ("log-rmse",)
 
 
 def _labels(y_hat: torch.Tensor) -> torch.Tensor:
@@ -81,6 +87,32 @@ def per_class_accuracy(matrix: torch.Tensor) -> torch.Tensor:
     totals = matrix.sum(dim=1).to(torch.float64)
     correct = matrix.diagonal().to(torch.float64)
     return torch.where(totals > 0, correct / totals.clamp(min=1), torch.nan)
+
+
+def log_rmse(y_hat: torch.Tensor, y: torch.Tensor, *, log_space: bool = False) -> float:
+    """The house-price experiment's error, ``sqrt(mean((log(clamp(ŷ, 1, inf)) − log y)²))``.
+
+    ``y_hat`` and ``y`` are (n,) or (n, 1) predictions and targets in their own
+    units (``y`` positive); with ``log_space=True`` both are already logs (a
+    model trained on ``log(y)``): then ``log(clamp(ŷ, 1))`` is ``max(log ŷ, 0)``.
+    Computed in float64.
+    """
+    y_hat = y_hat.detach().reshape(-1).double()
+    y = y.detach().reshape(-1).to(y_hat.device).double()
+    if y_hat.shape != y.shape:
+        raise UsageError(
+            f"{len(y_hat)} predictions but {len(y)} targets: they must match one to one."
+        )
+    if len(y) == 0:
+        raise UsageError("log-RMSE of zero examples is undefined.")
+    if log_space:
+        predicted, actual = y_hat.clamp(min=0.0), y
+    else:
+        if bool((y <= 0).any()):
+            raise UsageError("log-RMSE needs positive targets (it takes log y); this data has "
+                             "targets of 0 or less.")
+        predicted, actual = y_hat.clamp(min=1.0).log(), y.log()
+    return float(((predicted - actual) ** 2).mean().sqrt())
 
 
 class Timer:

@@ -54,6 +54,8 @@ FIGURES = {
     "10_cnn_first_layers": (0, 1),
     "11_accuracy_per_second": (1, 0),
     "12_tuning": (2, 2),
+    "13_numerical_stability": (5, 0),
+    "14_house_prices": (0, 0),
 }
 #: Script -> searches (``tune``) whose optimisation history draws in the notebook, then
 #: redraws after every further trial (the first trial of each finishes: seed 0).

@@ -276,6 +276,7 @@ def test_train_settings_check_returns_itself():
     ({"seed": -1}, "seed"),
     ({"seed": 0.5}, "seed"),
     ({"seed": False}, "seed"),
+    ({"seed": 2**64}, "seed"),  # beyond what torch's generators take
     ({"device": None}, "device"),
     ({"device": 0}, "device"),
     ({"step": "fast"}, "unknown step"),

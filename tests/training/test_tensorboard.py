@@ -38,7 +38,9 @@ ROOT = Path(__file__).resolve().parents[2]
 #: metrics.csv column -> TensorBoard tag, as the module's docstring promises.
 TAGS = {"train_loss": "loss/train", "test_loss": "loss/test", "train_acc": "accuracy/train",
         "test_acc": "accuracy/test", "w_error": "error/w", "b_error": "error/b",
-        "val_loss": "loss/val", "val_acc": "accuracy/val", "seconds": "time/epoch_seconds"}
+        "val_loss": "loss/val", "val_acc": "accuracy/val", "seconds": "time/epoch_seconds",
+        "train_log_rmse": "log_rmse/train", "test_log_rmse": "log_rmse/test",
+        "val_log_rmse": "log_rmse/val"}
 FINAL = {"final/seconds", "final/samples_per_second"}
 QUIET = {"log": False, "plots": False, "progress": False}
 SYNTHETIC = ["--data", "synthetic-linear", "--num-examples", 100, "-q"]

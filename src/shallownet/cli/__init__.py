@@ -86,7 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"shallownet: warning: {message}", file=sys.stderr)
+    text = for_the_command_line(message) if getattr(message, "hints", None) else message
+    print(f"shallownet: warning: {text}", file=sys.stderr)
 
 
 def console() -> None:

@@ -36,7 +36,7 @@ def flag(hint: Hint) -> str:
     name = "--" + hint.name.replace("_", "-")
     if not hint.has_value:
         return name
-    if isinstance(hint.value, bool):
+    if isinstance(hint.value, bool) or hint.value is None:  # None: a setting turned off
         return name if hint.value else "--no-" + name[2:]
     return f"{name} {_word(hint.value)}"
 

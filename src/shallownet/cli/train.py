@@ -25,6 +25,7 @@ from shallownet.errors import ShallownetError, UsageError
 from shallownet.init import SCHEMES
 from shallownet.interrupts import terminate_as_interrupt
 from shallownet.jsonutil import json_safe
+from shallownet.metrics import METRICS
 from shallownet.registry import IMPLS, MODELS, OPTIMIZERS, ModelConfig
 from shallownet.runtime import DEVICES, PRECISIONS, resolve_device
 from shallownet.threads import THREADS_ENV
@@ -34,12 +35,13 @@ from shallownet.training.data import IMAGE_DATASETS, SYNTHETIC, DataSpec, data_k
 from shallownet.training.rundir import RunDir
 from shallownet.training.schedules import SCHEDULES
 from shallownet.training.steps import AUTO_RULE, STEPS, StepChoice, choose_step
+from shallownet.training.visdom import DEFAULT_URL as VISDOM_URL
 
 __all__ = ["register", "run_train"]
 
 #: What may go with --resume; every other option is the run's own, taken from its checkpoint.
 _FREE_ON_RESUME = ("resume", "epochs", "device", "json", "quiet", "no_plots", "nproc",
-                   "tensorboard", "threads")
+                   "tensorboard", "threads", "visdom")
 
 
 def register(commands) -> None:
@@ -154,6 +156,18 @@ def register(commands) -> None:
                       default="auto", help="CSV: what the target is")
     data.add_argument("--no-standardize", action="store_true",
                       help="CSV: keep features unscaled")
+    data.add_argument("--categorical", action="store_true",
+                      help="CSV: take the file as it comes: text columns one-hot encoded (a "
+                      "missing value its own category), empty or NA numbers missing (0 after "
+                      "standardising)")
+    data.add_argument("--drop-columns", type=_names, default=(), metavar="NAME[,NAME...]",
+                      help="CSV: leave out these columns (an Id)")
+    data.add_argument("--target-transform", choices=("none", "log"), default="none",
+                      help="CSV: log trains a regression on log(y) (targets must be > 0)")
+    how.add_argument("--metric", choices=METRICS, default=None,
+                     help="an extra per-epoch figure of a regression: log-rmse, "
+                     "sqrt(mean((log(clamp(y_hat, 1)) - log y)^2)) (with --folds: each fold's "
+                     "train and valid log rmse and their means)")
     out = p.add_argument_group("output")
     out.add_argument("--out", type=Path, metavar="DIR",
                      help="run directory (default runs/MODEL-IMPL-DATA-TIME)")
@@ -168,6 +182,15 @@ def register(commands) -> None:
                      "scalars, figures, hyper-parameters; see them with tensorboard --logdir "
                      "runs); saved with the run, so --resume goes on logging unless given "
                      "--no-tensorboard; needs pip install 'shallownet[tensorboard]'")
+    out.add_argument("--visdom", nargs="?", const=VISDOM_URL, default=None, metavar="URL",
+                     help="also send the per-epoch curves, live, to the visdom server at URL "
+                     f"(default {VISDOM_URL}; start one with python -m visdom.server), one "
+                     "window per group of curves in the env named after the run directory; "
+                     "an unreachable server gives one warning and training goes on; saved "
+                     "with the run (--resume sends the whole history again unless given "
+                     "--no-visdom); needs pip install 'shallownet[visdom]'")
+    out.add_argument("--no-visdom", dest="visdom", action="store_const", const=False,
+                     help="with --resume: stop sending the curves to visdom")
     out.add_argument("--watch-gradients", action="store_true",
                      help="each epoch (and at the start), every layer's gradient and weight "
                      "norms on a probe batch: in metrics.csv, RUN_DIR/gradients.csv and "
@@ -191,6 +214,10 @@ def _float_list(text: str) -> tuple[float, ...]:
     if not all(0 <= v < 1 for v in values):
         raise argparse.ArgumentTypeError(f"dropout probabilities lie in [0, 1), not {text}")
     return values
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def _label_column(text: str) -> int | str:
@@ -245,6 +272,8 @@ def config_from_args(args, *, resolve: bool = True) -> RunConfig:
         noise=args.noise, test_fraction=args.test_fraction,
         label_column=_label_column(args.label_column), task=args.task,
         standardize=not args.no_standardize, verify=not args.no_verify,
+        categorical=args.categorical, drop_columns=args.drop_columns,
+        target_transform=args.target_transform,
         max_train=args.max_train, max_test=args.max_test, seed=args.seed,
         val_fraction=args.val_fraction,
     )
@@ -253,6 +282,8 @@ def config_from_args(args, *, resolve: bool = True) -> RunConfig:
         device=args.device or "auto", step=args.step, schedule=args.schedule,
         warmup=args.warmup, augment=args.augment, precision=args.precision,
         tensorboard=bool(args.tensorboard), watch_gradients=args.watch_gradients,
+        visdom=args.visdom or None,
+        metric=args.metric,
         recipe=args.recipe,
     )
     config = RunConfig(model=model_cfg, data=data, train=train)
@@ -303,6 +334,10 @@ def _check_distributable(args, world_size: int) -> None:
         from shallownet.training.tensorboard import require_tensorboard
 
         require_tensorboard()
+    if args.visdom:
+        from shallownet.training.visdom import require_visdom
+
+        require_visdom()
 
 
 def _without_nproc(argv: list[str]) -> list[str]:
@@ -334,7 +369,7 @@ def _run_train(args, group) -> int:
             raise UsageError(
                 f"--resume continues a run with its own settings; {flags} cannot change. "
                 "Only --epochs, --device, --nproc, --json, --quiet, --no-plots and "
-                "--[no-]tensorboard go with --resume."
+                "--[no-]tensorboard and --[no-]visdom go with --resume."
             )
         step, run_dir = _saved_step(args.resume), RunDir(args.resume)
         if run_dir.checkpoint.is_file():
@@ -344,6 +379,7 @@ def _run_train(args, group) -> int:
                   "checkpoint" + step + _workers(group), flush=True)
         resume_run(args.resume, epochs=args.epochs, device=args.device, progress=progress,
                    log=log, plots=plots, group=group, tensorboard=args.tensorboard,
+                   visdom=args.visdom,
                    on_result=lambda result: _report(result.summary, result.run_dir, args.json))
         return 0
     config = config_from_args(args)
@@ -354,6 +390,9 @@ def _run_train(args, group) -> int:
     if args.folds and args.tensorboard:
         raise UsageError("--tensorboard logs the epochs of one run; --folds trains K models "
                          "and keeps none. Leave out --tensorboard (or --folds).")
+    if args.folds and args.visdom:
+        raise UsageError("--visdom draws the epochs of one run; --folds trains K models "
+                         "and keeps none. Leave out --visdom (or --folds).")
     if args.folds and args.watch_gradients:
         raise UsageError("--watch-gradients follows the layers of one run; --folds trains K "
                          "models and keeps none. Leave out --watch-gradients (or --folds).")
@@ -406,7 +445,9 @@ def _setting(value) -> str:
 def _report(summary: dict, run_dir, as_json: bool) -> int:
     parts = [f"{k.replace('_', ' ')} {summary[k]:.4f}" for k in
              ("train_loss", "train_acc", "test_loss", "test_acc", "val_loss", "val_acc",
-              "val_loss_mean", "val_acc_mean") if isinstance(summary.get(k), float)]
+              "val_loss_mean", "val_acc_mean", "train_log_rmse", "test_log_rmse",
+              "val_log_rmse", "train_log_rmse_mean", "val_log_rmse_mean")
+             if isinstance(summary.get(k), float)]
     for key in ("w_error", "b_error"):
         if isinstance(summary.get(key), float):
             parts.append(f"{key.replace('_', ' ')} {summary[key]:.2e}")

@@ -33,6 +33,7 @@ from shallownet.d2l.data import (
     synthetic_data,
 )
 from shallownet.d2l.devices import try_all_gpus, try_gpu
+from shallownet.d2l.download import DATA_HUB, DATA_URL, download, download_all, download_extract
 from shallownet.d2l.figures import plot, plt, set_axes, set_figsize, show_images, use_svg_display
 from shallownet.d2l.train import (
     Accumulator,
@@ -57,5 +58,6 @@ __all__ = [
     "get_dataloader_workers", "Timer", "Accumulator", "Animator", "accuracy",
     "evaluate_accuracy", "train_epoch_ch3", "train_ch3", "predict_ch3", "evaluate_loss",
     "use_svg_display", "set_figsize", "set_axes", "plot", "plt", "try_gpu", "try_all_gpus",
-    "train_ch6", "evaluate_accuracy_gpu", "BookCheckWarning", *_aliases,
+    "train_ch6", "evaluate_accuracy_gpu", "BookCheckWarning", "DATA_HUB", "DATA_URL",
+    "download", "download_extract", "download_all", *_aliases,
 ]  # fmt: skip

@@ -15,6 +15,7 @@ __all__ = ["plot_training_curves", "LivePlot"]
 _PANELS = (
     ("loss", "loss", lambda key: key.endswith("_loss")),
     ("accuracy", "accuracy", lambda key: key.endswith("_acc")),
+    ("log RMSE", "log RMSE", lambda key: key.endswith("_log_rmse")),
     ("parameter error", "error of the estimate", lambda key: key.endswith("_error")),
 )
 #: One colour per split, the same in every panel; test (and validation) curves are dashed.

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 
 from shallownet.defaults import book_defaults
 from shallownet.errors import RunConfigError, ShallownetError, UsageError
+from shallownet.metrics import METRICS
 from shallownet.registry import ModelConfig, check_compatible
 from shallownet.runtime import PRECISIONS
 from shallownet.training.augment import make_augmentation
@@ -39,7 +40,9 @@ class TrainSettings:
     precision: str = "float32"  # float32 | bfloat16 (matrix products; mixed precision)
     recipe: str | None = None  # the recipe these settings came from (shallownet.recipes)
     tensorboard: bool = False  # also log to RUN_DIR/tensorboard (needs the tensorboard package)
+    visdom: str | None = None  # also send the curves to this visdom server (its URL)
     watch_gradients: bool = False  # each layer's gradient norms per epoch (training.gradients)
+    metric: str | None = None  # an extra per-epoch figure: log-rmse (shallownet.metrics.METRICS)
 
     def check(self) -> TrainSettings:
         for name, minimum in (("epochs", 1), ("batch_size", 1)):
@@ -49,8 +52,10 @@ class TrainSettings:
             if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
                 raise UsageError(f"{name} must be a whole number of at least {minimum}, "
                                  f"not {value!r}.")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise UsageError(f"seed must be a whole number of 0 or more, not {self.seed!r}.")
+        if (not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0
+                or self.seed >= 2**63):  # torch's generators take 64-bit seeds
+            raise UsageError(f"seed must be a whole number from 0 to 2**63 - 1, not "
+                             f"{self.seed!r}.")
         if not isinstance(self.device, str):
             raise UsageError(f"device must be a name such as cpu, not {self.device!r}.")
         if self.step not in STEPS:
@@ -62,9 +67,16 @@ class TrainSettings:
                              f"{', '.join(PRECISIONS)}.")
         if not isinstance(self.tensorboard, bool):
             raise UsageError(f"tensorboard must be true or false, not {self.tensorboard!r}.")
+        if self.visdom is not None:
+            from shallownet.training.visdom import parse_url
+
+            parse_url(self.visdom)  # a URL such as http://localhost:8097
         if not isinstance(self.watch_gradients, bool):
             raise UsageError(f"watch_gradients must be true or false, not "
                              f"{self.watch_gradients!r}.")
+        if self.metric is not None and self.metric not in METRICS:
+            raise UsageError(f"unknown metric {self.metric!r}; choose one of "
+                             f"{', '.join(METRICS)}.")
         return self
 
 

@@ -61,7 +61,10 @@ def cross_validate(
     """Run K-fold cross-validation of ``config``; write the run directory; return the summary.
 
     The summary has ``folds``, per-fold ``fold_val_loss`` (and ``fold_val_acc``),
-    their ``val_loss_mean``/``val_loss_std`` (and accuracy), ``seconds`` and
+    their ``val_loss_mean``/``val_loss_std`` (and accuracy; with
+    ``metric="log-rmse"``, ``fold_train_log_rmse``, ``fold_val_log_rmse`` and
+    their means and stds, each fold's pair printed as the chapter's table and
+    then their averages), ``seconds`` and
     ``samples_per_second``. The std is the sample standard deviation (K − 1).
     """
     config = with_step(config.resolved())
@@ -83,8 +86,15 @@ def cross_validate(
         records += [{"fold": k, **r} for r in history]
         scores.append(history[-1])
         run_dir.write_metrics(records)
+        if "val_log_rmse" in history[-1]:  # the chapter's table, fold by fold
+            emit(f"fold {k}, train log rmse {history[-1]['train_log_rmse']:.6f}, "
+                 f"valid log rmse {history[-1]['val_log_rmse']:.6f}")
 
     summary = _summary(config, data, folds, scores, records, examples)
+    if "val_log_rmse_mean" in summary:
+        emit(f"{folds}-fold validation: avg train log rmse: "
+             f"{summary['train_log_rmse_mean']:.6f}, avg valid log rmse: "
+             f"{summary['val_log_rmse_mean']:.6f}")
     run_dir.write_metrics(records, {"final": summary})
     if plots:
         _draw(run_dir, records, config, folds)
@@ -97,7 +107,7 @@ def load_fold_data(config: RunConfig, *, progress: bool | None = None
     standardises its features itself (a CSV dataset: with its training part's statistics)."""
     standardize = config.data.traits().kind == "table" and config.data.standardize
     spec = dataclasses.replace(config.data, standardize=False) if standardize else config.data
-    data = load_training_data(spec, progress=progress)
+    data = load_training_data(spec, progress=progress, keep_missing=standardize)
     check_compatible(config.model, data.traits())
     return data, standardize
 
@@ -135,7 +145,7 @@ def train_fold(
 def _fold_data(data: TrainingData, train_idx, val_idx, standardize: bool) -> TrainingData:
     train_X, val_X = data.train_X[train_idx], data.train_X[val_idx]
     if standardize:
-        scaler = Standardizer().fit(train_X)
+        scaler = Standardizer(skip=data.categorical_columns).fit(train_X)
         train_X, val_X = scaler.transform(train_X), scaler.transform(val_X)
     return dataclasses.replace(
         data, train_X=train_X, train_y=data.train_y[train_idx],
@@ -148,7 +158,7 @@ def _summary(config: RunConfig, data: TrainingData, folds: int, scores: list[dic
     seconds = sum(r["seconds"] for r in records)
     summary = {"model": config.model.model, "impl": config.model.impl, "data": data.name,
                "step": config.train.step, "epochs": config.train.epochs, "folds": folds}
-    for key in ("val_loss", "val_acc", "w_error", "b_error"):
+    for key in ("val_loss", "val_acc", "train_log_rmse", "val_log_rmse", "w_error", "b_error"):
         values = [s[key] for s in scores if key in s]
         if len(values) == folds:
             summary[f"fold_{key}"] = values

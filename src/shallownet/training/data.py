@@ -18,7 +18,7 @@ import torch
 from shallownet.data.catalog import CATALOG
 from shallownet.data.image_datasets import load_image_dataset
 from shallownet.data.synthetic import TRUE_B, TRUE_W, synthetic_data
-from shallownet.data.tabular import read_csv_dataset, train_test_split
+from shallownet.data.tabular import TARGET_TRANSFORMS, read_csv_dataset, train_test_split
 from shallownet.errors import Hint, UsageError
 from shallownet.registry import DataTraits
 from shallownet.runtime import TEST_DATA, TRAIN_DATA, VALIDATION, derive_seed
@@ -53,7 +53,16 @@ class DataSpec:
     task : {"auto", "classification", "regression"}
         CSV: what the target is (``auto`` guesses from its values).
     standardize : bool
-        CSV: standardise features with the training part's mean and std.
+        CSV: standardise features with the training part's mean and std
+        (one-hot columns are left as they are; a missing number becomes 0 after it).
+    categorical : bool
+        CSV: read the file as it comes: text columns one-hot encoded (a missing
+        value its own category), empty numeric cells missing
+        (:func:`~shallownet.data.tabular.read_csv_dataset`).
+    drop_columns : tuple of str
+        CSV: header names of columns to leave out (an ``Id``).
+    target_transform : {"none", "log"}
+        CSV: ``log`` trains a regression on ``log(y)``.
     verify : bool
         Images: require the files' checksums to match the published data
         (``False`` trusts your own IDX files in ``data_dir``).
@@ -78,6 +87,9 @@ class DataSpec:
     label_column: int | str = -1
     task: str = "auto"
     standardize: bool = True
+    categorical: bool = False
+    drop_columns: tuple[str, ...] = ()
+    target_transform: str = "none"
     verify: bool = True
     max_train: int | None = None
     max_test: int | None = None
@@ -91,6 +103,9 @@ class DataSpec:
         """A copy with a CSV path and ``data_dir`` made absolute, so a run's config still
         finds its data from any working directory. Every field's type is checked."""
         self = check_fields(self)
+        if self.target_transform not in TARGET_TRANSFORMS:
+            raise UsageError(f"target_transform must be one of {', '.join(TARGET_TRANSFORMS)}, "
+                             f"not {self.target_transform!r}.", hints=[Hint("target_transform")])
         changes = {}
         if isinstance(self.name, str) and data_kind(self.name) == "table":
             changes["name"] = str(Path(self.name).expanduser().absolute())
@@ -120,6 +135,11 @@ class TrainingData:
         The parameters that generated synthetic data.
     mean, std : float or None
         The normalisation applied to images (needed to predict new ones).
+    categorical_columns : tuple of int
+        CSV: the features that are one-hot indicators (not standardised).
+    target_transform : {"none", "log"}
+        CSV: ``log`` when the targets are ``log(y)``: predictions in the file's
+        units are ``exp`` of the model's outputs (:meth:`original_units`).
     """
 
     name: str
@@ -135,6 +155,8 @@ class TrainingData:
     std: float | None = None
     details: dict = field(default_factory=dict)
     eval_name: str = "test"  # what the held-out examples are: test, or val(idation)
+    categorical_columns: tuple[int, ...] = ()  # CSV: features that are one-hot indicators
+    target_transform: str = "none"  # CSV: "log" when the targets are log(y)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -144,6 +166,10 @@ class TrainingData:
     def num_outputs(self) -> int:
         """Number of classes, or 1 for regression."""
         return len(self.classes) if self.classes is not None else 1
+
+    def original_units(self, values: torch.Tensor) -> torch.Tensor:
+        """Targets or regression outputs in the file's units (``exp`` under a log transform)."""
+        return values.exp() if self.target_transform == "log" else values
 
     @property
     def is_image(self) -> bool:
@@ -183,8 +209,12 @@ def data_kind(name: str) -> str:
     )
 
 
-def load_training_data(spec: DataSpec, *, progress: bool | None = None) -> TrainingData:
-    """Load (or generate) the dataset ``spec`` names."""
+def load_training_data(spec: DataSpec, *, progress: bool | None = None,
+                       keep_missing: bool = False) -> TrainingData:
+    """Load (or generate) the dataset ``spec`` names.
+
+    ``keep_missing=True`` leaves a CSV file's missing numbers NaN when ``spec``
+    does not standardise (for cross-validation, which standardises fold by fold)."""
     kind = data_kind(spec.name)
     for name in ("max_train", "max_test"):
         value = getattr(spec, name)
@@ -195,7 +225,9 @@ def load_training_data(spec: DataSpec, *, progress: bool | None = None) -> Train
     if not (isinstance(spec.val_fraction, int | float) and 0 <= spec.val_fraction < 1):
         raise UsageError(f"val_fraction is a share of the training set in [0, 1), not "
                          f"{spec.val_fraction!r}.", hints=[Hint("val_fraction")])
-    data = _limited(_LOADERS[kind](spec, progress), spec.max_train, spec.max_test)
+    loaded = (_csv_data(spec, progress, keep_missing=keep_missing) if kind == "table"
+              else _LOADERS[kind](spec, progress))
+    data = _limited(loaded, spec.max_train, spec.max_test)
     return _validation(data, spec.val_fraction, spec.seed) if spec.val_fraction else data
 
 
@@ -262,18 +294,23 @@ def _synthetic_data(spec: DataSpec, progress=None) -> TrainingData:
     )
 
 
-def _csv_data(spec: DataSpec, progress=None) -> TrainingData:
+def _csv_data(spec: DataSpec, progress=None, *, keep_missing: bool = False) -> TrainingData:
     path = Path(os.path.expanduser(spec.name))
-    data = read_csv_dataset(path, label_column=spec.label_column, task=spec.task)
+    data = read_csv_dataset(path, label_column=spec.label_column, task=spec.task,
+                            categorical=spec.categorical, drop_columns=spec.drop_columns,
+                            target_transform=spec.target_transform)
     split = train_test_split(data, test_fraction=spec.test_fraction, seed=spec.seed,
-                             standardize=spec.standardize)
+                             standardize=spec.standardize, keep_missing=keep_missing)
     return TrainingData(
         name=str(path),
         train_X=split.train.features, train_y=split.train.targets,
         test_X=split.test.features, test_y=split.test.targets,
         task=data.task, classes=data.classes,
         details={"features": list(data.feature_names), "target": data.target_name,
-                 "rows": len(data)},
+                 "rows": len(data),
+                 **({"target_transform": data.target_transform}
+                    if data.target_transform != "none" else {})},
+        categorical_columns=data.categorical_columns, target_transform=data.target_transform,
     )
 
 

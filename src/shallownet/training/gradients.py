@@ -36,6 +36,7 @@ from pathlib import Path
 import torch
 
 from shallownet.atomic import write_text
+from shallownet.errors import Hint, HintedWarning
 from shallownet.init import weight_layers, weight_of
 from shallownet.training.callbacks import Callback
 
@@ -51,7 +52,7 @@ EXPLODED = 1e2
 COLUMNS = ("epoch", "layer", "shape", "grad_norm", "weight_norm")
 
 
-class GradientWarning(UserWarning):
+class GradientWarning(HintedWarning):
     """A layer's gradients vanished or exploded (see :mod:`shallownet.training.gradients`)."""
 
 
@@ -160,17 +161,20 @@ class GradientWatch(Callback):
         for kind, layers in found.items():
             if not layers:
                 continue
-            bound, advice = ((f"below {VANISHED:g}", "so they hardly learn. With many layers, "
-                              "use relu with --init kaiming (or xavier for sigmoid and tanh) "
-                              "instead of small normal weights")
-                             if kind == "vanished" else
-                             (f"above {EXPLODED:g}", "so a step moves them far beyond their "
-                              "size. Lower the learning rate, or start from smaller weights "
-                              "(--init xavier or kaiming)"))
-            warnings.warn(f"{when} the gradients of {len(layers)} layer"
-                          f"{'s' * (len(layers) > 1)} {'have' if len(layers) > 1 else 'has'} "
-                          f"{kind} (‖∂L/∂W‖ / ‖W‖ {bound}): {', '.join(layers)}; {advice}.",
-                          GradientWarning, stacklevel=3)
+            relu, kaiming, xavier = (Hint("activation", "relu"), Hint("init", "kaiming"),
+                                     Hint("init", "xavier"))
+            bound, advice, hints = (
+                (f"below {VANISHED:g}", f"so they hardly learn. With many layers, use {relu} "
+                 f"with {kaiming} (or {xavier} for sigmoid and tanh) instead of small normal "
+                 "weights", [relu, kaiming, xavier])
+                if kind == "vanished" else
+                (f"above {EXPLODED:g}", "so a step moves them far beyond their size. Lower "
+                 f"the learning rate ({Hint('lr')}), or start from smaller weights ({xavier} "
+                 f"or {kaiming})", [Hint("lr"), xavier, kaiming]))
+            warnings.warn(GradientWarning(
+                f"{when} the gradients of {len(layers)} layer{'s' * (len(layers) > 1)} "
+                f"{'have' if len(layers) > 1 else 'has'} {kind} (‖∂L/∂W‖ / ‖W‖ {bound}): "
+                f"{', '.join(layers)}; {advice}.", hints=hints), stacklevel=3)
 
     def _write(self) -> None:
         if self.csv_path is None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 __all__ = ["format_epoch", "line_printer"]
 
-_FORMATS = {"loss": ".4f", "acc": ".3f", "error": ".2e"}
+_FORMATS = {"loss": ".4f", "acc": ".3f", "error": ".2e", "rmse": ".4f"}
 
 
 def line_printer(log: Callable[[str], None] | bool | None) -> Callable[[str], None]:

@@ -124,6 +124,8 @@ def train_run(
     config = with_step(config.resolved(), group)
     if config.train.tensorboard:
         _require_tensorboard()  # before the run directory and the data
+    if config.train.visdom:
+        _require_visdom()
     device = resolve_device(config.train.device)
     main = group is None or group.is_main
     path = None
@@ -163,6 +165,7 @@ def resume_run(
     live_plot: bool | None = None,
     group: Group | None = None,
     tensorboard: bool | None = None,
+    visdom: str | bool | None = None,
     callbacks: Sequence[Callback] = (),
     on_result: Callable[[RunResult], None] | None = None,
 ) -> RunResult:
@@ -171,7 +174,9 @@ def resume_run(
     With the same seed the result is exactly that of an uninterrupted run (in
     a distributed run, ``group``, every rank reads the checkpoint; rank 0 writes).
     The run keeps its step. ``tensorboard`` turns the TensorBoard log on or
-    off from now on (default: as the run had it).
+    off from now on (default: as the run had it); so does ``visdom`` with
+    the curves sent to a visdom server (a URL, True for the default server,
+    False for none), which first gets the epochs already trained again.
     """
     run_dir = RunDir(run_dir)
     state, config, facts = _load_run(run_dir, fresh=True)
@@ -181,6 +186,8 @@ def resume_run(
     changes = {name: value for name, value in
                (("epochs", epochs), ("device", device), ("tensorboard", tensorboard))
                if value is not None}
+    if visdom is not None:  # True: the default server; False: none from now on
+        changes["visdom"] = _visdom_url(visdom)
     if changes:
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, **changes))
         config = config.resolved()
@@ -194,6 +201,8 @@ def resume_run(
         )
     if config.train.tensorboard:
         _require_tensorboard()  # before the data
+    if config.train.visdom:
+        _require_visdom()
     device = resolve_device(config.train.device)
     data = load_training_data(config.data, progress=progress if main else False)
     if state is None:  # stopped before its first checkpoint: start it again, same seed
@@ -269,6 +278,20 @@ def _require_tensorboard() -> None:
     require_tensorboard()
 
 
+def _require_visdom() -> None:
+    from shallownet.training.visdom import require_visdom
+
+    require_visdom()
+
+
+def _visdom_url(visdom: str | bool) -> str | None:
+    if visdom is True:
+        from shallownet.training.visdom import DEFAULT_URL
+
+        return DEFAULT_URL
+    return visdom or None
+
+
 def _resume_hint(run_dir: RunDir) -> Hint:
     return Hint.call("resume_run", run_dir.path)
 
@@ -317,7 +340,7 @@ class _Run:
         run_dir, setup, data, config = self.run_dir, self.setup, self.data, self.config
         plots = self.plots
         columns = metric_columns(setup.task, parameter_errors=data.true_w is not None,
-                                 held_out=data.eval_name)
+                                 held_out=data.eval_name, metric=config.train.metric)
         checkpoint = Checkpoint(run_dir, {**config.to_dict(), "dataset": self.facts})
         files = [checkpoint, MetricsFiles(run_dir, columns)]
         if tb is not None:  # after the checkpoint: never an epoch it lacks
@@ -325,6 +348,11 @@ class _Run:
 
             files.append(TensorBoardEpochs(tb))
         own = [Together(files)] if self.main else []  # a checkpoint and its metrics agree
+        if config.train.visdom and self.main:  # once the epoch is on disk
+            from shallownet.training.visdom import VisdomCurves
+
+            own.append(VisdomCurves(config.train.visdom,
+                                    env=run_dir.path.resolve().name))
         if config.train.watch_gradients and self.main:  # before the record is written
             from shallownet.training.gradients import GradientWatch
 

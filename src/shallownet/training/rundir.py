@@ -41,13 +41,14 @@ __all__ = ["RunDir", "default_run_path", "METRIC_COLUMNS", "FIGURE_COLUMNS", "me
 
 #: The columns of ``metrics.csv``, in order: a run writes those its records have.
 METRIC_COLUMNS = ("fold", "epoch", "train_loss", "train_acc", "test_loss", "test_acc",
-                  "val_loss", "val_acc", "w_error", "b_error", "seconds")
+                  "val_loss", "val_acc", "train_log_rmse", "test_log_rmse", "val_log_rmse",
+                  "w_error", "b_error", "seconds")
 #: The per-epoch figures of a run (not counters, not times).
 FIGURE_COLUMNS = tuple(c for c in METRIC_COLUMNS if c not in ("fold", "epoch", "seconds"))
 
 
 def metric_columns(task: str, *, parameter_errors: bool = False,
-                   held_out: str = "test") -> tuple[str, ...]:
+                   held_out: str = "test", metric: str | None = None) -> tuple[str, ...]:
     """The columns of a run's ``metrics.csv`` before its first epoch: accuracies for a
     classifier, ``w_error`` and ``b_error`` for data made from known parameters; the
     held-out figures are ``test_...`` or, on a validation split, ``val_...``."""
@@ -56,6 +57,8 @@ def metric_columns(task: str, *, parameter_errors: bool = False,
         wanted |= {"train_acc", f"{held_out}_acc"}
     if parameter_errors:
         wanted |= {"w_error", "b_error"}
+    if metric == "log-rmse":
+        wanted |= {"train_log_rmse", f"{held_out}_log_rmse"}
     return tuple(c for c in METRIC_COLUMNS if c in wanted)
 
 

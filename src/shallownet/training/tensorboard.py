@@ -63,7 +63,7 @@ __all__ = ["TensorBoardLog", "TensorBoardEpochs", "SCALAR_TAGS", "FIGURE_TAGS", 
 #: ``SPLIT_KIND`` columns become ``KIND/SPLIT`` (``acc`` spelled ``accuracy``).
 SCALAR_TAGS = {
     column: "time/epoch_seconds" if column == "seconds" else
-    "{1}/{0}".format(*column.split("_")).replace("acc/", "accuracy/")
+    "{1}/{0}".format(*column.split("_", 1)).replace("acc/", "accuracy/")
     for column in METRIC_COLUMNS if column not in ("fold", "epoch")
 }
 #: The tag of each figure of the run directory (its name without ``.png`` -> tag).

@@ -28,7 +28,7 @@ from tqdm import tqdm
 from shallownet.data.iterator import ArrayLoader
 from shallownet.defaults import book_defaults
 from shallownet.errors import Hint, UsageError
-from shallownet.metrics import Timer
+from shallownet.metrics import METRICS, Timer, log_rmse
 from shallownet.phases import phase
 from shallownet.registry import ModelSetup, check_compatible
 from shallownet.runtime import DROPOUT, PRECISIONS, derive_seed, resolve_device, why_no_bfloat16
@@ -92,6 +92,12 @@ class Trainer:
         Steps between checks that the loss is finite.
     eval_batch_size : int, default 4096
         Examples per forward pass when evaluating or predicting.
+    metric : {"log-rmse"}, optional
+        An extra per-epoch figure of a regression: ``log-rmse``
+        (:func:`~shallownet.metrics.log_rmse`, the house-price experiment's
+        error, in the data's own units) on the whole training set after each
+        epoch (``train_log_rmse``, model in eval mode, as the book computes it)
+        and on the held-out set (``test_log_rmse`` / ``val_log_rmse``).
     group : Group, optional
         This process's place in a data-parallel run
         (:mod:`shallownet.training.distributed`): each rank trains on its shard
@@ -134,6 +140,7 @@ class Trainer:
         check_every: int = 50,
         eval_batch_size: int = EVAL_BATCH_SIZE,
         group: Group | None = None,
+        metric: str | None = None,
     ) -> None:
         if epochs is not None:
             _check_count("epochs", epochs, minimum=0)
@@ -147,6 +154,9 @@ class Trainer:
             raise UsageError(f"unknown step {step!r}; choose one of {', '.join(STEPS)}.")
         make_schedule(schedule, 1.0, 1, warmup=warmup)  # checked now, made at fit
         make_augmentation(augment)
+        if metric is not None and metric not in METRICS:
+            raise UsageError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}.")
+        self.metric = metric
         self.epochs = epochs  # after fit: what it trained with
         self.batch_size = batch_size
         self._asked = (epochs, batch_size)  # None: the book's, for each fit's model and data
@@ -186,7 +196,8 @@ class Trainer:
         train = config.resolved().train
         return cls(train.epochs, train.batch_size, seed=train.seed, device=train.device,
                    step=train.step, schedule=train.schedule, warmup=train.warmup,
-                   augment=train.augment, precision=train.precision, **options)
+                   augment=train.augment, precision=train.precision,
+                   metric=train.metric, **options)
 
     # -- training ---------------------------------------------------------------------------
 
@@ -210,6 +221,8 @@ class Trainer:
         when the loss stops being finite.
         """
         _check_fits(setup, data)
+        if self.metric is not None:
+            _check_metric(self.metric, setup, data, self.group)
         history = list(history or [])
         book = book_defaults(setup.config.model, data.kind, setup.config.optimizer)
         epochs, batch_size = (book[i] if asked is None else asked
@@ -253,6 +266,11 @@ class Trainer:
                 record[f"{eval_name}_loss"] = test["loss"]
                 if "acc" in test:
                     record[f"{eval_name}_acc"] = test["acc"]
+                if self.metric == "log-rmse":
+                    with phase("evaluation"):
+                        record["train_log_rmse"] = self._log_rmse(setup, data, *loader.tensors)
+                        record[f"{eval_name}_log_rmse"] = self._log_rmse(setup, data, test_X,
+                                                                         test_y)
                 if data.true_w is not None:
                     record.update(parameter_errors(setup, data.true_w, data.true_b))
                 record["seconds"] = self.timer.stop()
@@ -373,6 +391,12 @@ class Trainer:
         (:func:`~shallownet.training.evaluation.predict`)."""
         return predict(setup, X, batch_size=self.eval_batch_size, device=self.device)
 
+    def _log_rmse(self, setup: ModelSetup, data: TrainingData, X: torch.Tensor,
+                  y: torch.Tensor) -> float:
+        """The log-RMSE of the model's predictions for ``X`` against ``y``, in the data's own
+        units (a model of ``log(y)`` is scored on ``exp`` of its outputs)."""
+        return log_rmse(self.predict(setup, X), y, log_space=data.target_transform == "log")
+
     def evaluate(self, setup: ModelSetup, X: torch.Tensor, y: torch.Tensor, *,
                  confusion: bool = False) -> dict:
         """Mean loss (``loss``) and, for classifiers, accuracy (``acc``) on ``(X, y)``
@@ -403,6 +427,23 @@ class Trainer:
 def _check_count(name: str, value, *, minimum: int = 1) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise UsageError(f"{name} must be an integer of at least {minimum}, not {value!r}.")
+
+
+def _check_metric(metric: str, setup: ModelSetup, data: TrainingData, group) -> None:
+    """Refuse ``log-rmse`` where it means nothing: classes, targets of 0 or less, or across
+    the workers of a data-parallel run."""
+    if setup.task != "regression":
+        raise UsageError(f"the {metric} metric scores a regression; {data.name} is a "
+                         "classification task.", hints=[Hint("metric")])
+    if group is not None:
+        raise UsageError(f"the {metric} metric is computed in one process, not in a "
+                         "data-parallel run.")
+    if data.target_transform != "log":
+        for split, y in (("training", data.train_y), (data.eval_name, data.test_y)):
+            if bool((y <= 0).any()):
+                raise UsageError(f"the {metric} metric takes log y, but the {split} targets of "
+                                 f"{data.name} include values of 0 or less.",
+                                 hints=[Hint("metric")])
 
 
 def _check_fits(setup: ModelSetup, data: TrainingData) -> None:
