@@ -38,6 +38,7 @@ from pathlib import Path
 
 import torch
 
+from shallownet.bench.references import SKLEARN_REFERENCES
 from shallownet.registry import ModelConfig, build
 from shallownet.training import DataSpec, RunConfig, Trainer, TrainSettings, load_training_data
 from shallownet.tune import parse_param, tune
@@ -103,17 +104,16 @@ def book(base: RunConfig) -> dict:
 
 
 def sklearn_rows(spec: DataSpec) -> list[dict]:
-    """scikit-learn's MLPClassifier on the same images (pixels in [0, 1]), ``fit`` timed."""
+    """scikit-learn's MLPClassifier references of ``bench --against sklearn`` on the same
+    images (pixels in [0, 1]), ``fit`` timed."""
     from sklearn.neural_network import MLPClassifier
 
     data = load_training_data(spec)
     X, y = data.train_X.reshape(len(data.train_X), -1).numpy(), data.train_y.numpy()
     X_test, y_test = data.test_X.reshape(len(data.test_X), -1).numpy(), data.test_y.numpy()
-    references = {
-        "MLPClassifier((256,), max_iter=10)": MLPClassifier((256,), max_iter=10, random_state=0),
-        "MLPClassifier((256,), early_stopping=True)": MLPClassifier(
-            (256,), early_stopping=True, random_state=0),
-    }
+    references = {name: MLPClassifier(**kwargs, random_state=0)
+                  for name, (path, kwargs) in SKLEARN_REFERENCES.items()
+                  if path.endswith(".MLPClassifier")}
     rows = []
     for name, estimator in references.items():
         with warnings.catch_warnings():

@@ -166,13 +166,10 @@ def layer_gradient_norms(
         raise UsageError(f"need at least one hidden layer of one unit, not {depth} of {width}.")
     setup = _mlp_setup((width,) * depth, activation, init, seed, tuple(X.shape[1:]),
                        NUM_CLASSES)
-    setup.model.zero_grad()
-    setup.forward_backward(X, y)
-    norms = []
-    for layer in weight_layers(setup.model):
-        weight, _ = weight_of(layer)
-        norms.append(torch.linalg.vector_norm(weight.grad.double()))
-    return torch.stack(norms)
+    from shallownet.training.gradients import layer_norms
+
+    return torch.tensor([row["grad_norm"] for row in layer_norms(setup, X, y)],
+                        dtype=torch.float64)
 
 
 def gradient_norms_by_init(

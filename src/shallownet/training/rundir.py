@@ -37,7 +37,7 @@ from shallownet.training.callbacks import Callback
 from shallownet.training.checkpoint import load_checkpoint, save_checkpoint
 
 __all__ = ["RunDir", "default_run_path", "METRIC_COLUMNS", "FIGURE_COLUMNS", "metric_columns",
-           "Checkpoint", "MetricsFiles", "run_dir_of"]
+           "Checkpoint", "MetricsFiles", "run_dir_of", "unused_path"]
 
 #: The columns of ``metrics.csv``, in order: a run writes those its records have.
 METRIC_COLUMNS = ("fold", "epoch", "train_loss", "train_acc", "test_loss", "test_acc",
@@ -65,7 +65,11 @@ def metric_columns(task: str, *, parameter_errors: bool = False,
 def default_run_path(model: str, impl: str, data: str, root: str | os.PathLike = "runs") -> Path:
     """``runs/MODEL-IMPL-DATA-YYYYmmdd-HHMMSS`` (``-2``, ``-3``, ... if taken)."""
     stem = data if data in CATALOG or data == "synthetic-linear" else Path(data).stem
-    base = Path(root) / f"{model}-{impl}-{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return unused_path(Path(root) / f"{model}-{impl}-{stem}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+def unused_path(base: Path) -> Path:
+    """``base``, or ``base-2``, ``base-3``, ... : the first that does not exist yet."""
     path, n = base, 1
     while path.exists():
         n += 1

@@ -40,7 +40,7 @@ from shallownet.atomic import write_json
 from shallownet.errors import Hint, OutputError, UsageError
 from shallownet.training.config import RunConfig
 from shallownet.training.run import RunResult, train_run
-from shallownet.training.rundir import RunDir
+from shallownet.training.rundir import RunDir, unused_path
 from shallownet.tune import report
 from shallownet.tune.objective import DEFAULT_VAL_FRACTION, Objective, Scoring
 from shallownet.tune.space import SearchSpace
@@ -119,12 +119,7 @@ class TuneDir:
 def default_tune_path(model: str, data: str, root: str | os.PathLike = "runs") -> Path:
     """``runs/tune-MODEL-DATA-YYYYmmdd-HHMMSS`` (``-2``, ... if taken)."""
     stem = Path(data).stem if data.lower().endswith(".csv") else data
-    base = Path(root) / f"tune-{model}-{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}-{n}")
-    return path
+    return unused_path(Path(root) / f"tune-{model}-{stem}-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
 def parse_duration(text: str | float | int | None) -> float | None:
