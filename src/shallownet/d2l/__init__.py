@@ -25,6 +25,7 @@ from __future__ import annotations
 from shallownet.d2l.aliases import *  # noqa: F403
 from shallownet.d2l.aliases import __all__ as _aliases
 from shallownet.d2l.animator import Animator
+from shallownet.d2l.board import ProgressBoard
 from shallownet.d2l.data import (
     get_dataloader_workers,
     get_fashion_mnist_labels,
@@ -32,9 +33,21 @@ from shallownet.d2l.data import (
     load_data_fashion_mnist,
     synthetic_data,
 )
-from shallownet.d2l.devices import try_all_gpus, try_gpu
+from shallownet.d2l.datamodule import DataModule, FashionMNIST, SyntheticRegressionData
+from shallownet.d2l.devices import cpu, gpu, num_gpus, try_all_gpus, try_gpu
 from shallownet.d2l.download import DATA_HUB, DATA_URL, download, download_all, download_extract
 from shallownet.d2l.figures import plot, plt, set_axes, set_figsize, show_images, use_svg_display
+from shallownet.d2l.hyperparameters import HyperParameters, add_to_class
+from shallownet.d2l.models import (
+    MLP,
+    DropoutMLP,
+    LeNet,
+    LinearRegression,
+    LinearRegressionScratch,
+    SoftmaxRegression,
+    init_cnn,
+)
+from shallownet.d2l.module import Classifier, Module
 from shallownet.d2l.train import (
     Accumulator,
     BookCheckWarning,
@@ -47,6 +60,7 @@ from shallownet.d2l.train import (
     train_ch6,
     train_epoch_ch3,
 )
+from shallownet.d2l.trainer import SGD, Trainer
 from shallownet.metrics import Timer
 from shallownet.scratch.layers import linreg
 from shallownet.scratch.losses import squared_loss
@@ -59,5 +73,10 @@ __all__ = [
     "evaluate_accuracy", "train_epoch_ch3", "train_ch3", "predict_ch3", "evaluate_loss",
     "use_svg_display", "set_figsize", "set_axes", "plot", "plt", "try_gpu", "try_all_gpus",
     "train_ch6", "evaluate_accuracy_gpu", "BookCheckWarning", "DATA_HUB", "DATA_URL",
-    "download", "download_extract", "download_all", *_aliases,
+    "download", "download_extract", "download_all",
+    # the current edition's object API (d2l 1.0)
+    "add_to_class", "HyperParameters", "ProgressBoard", "Module", "DataModule", "Trainer",
+    "SyntheticRegressionData", "LinearRegressionScratch", "LinearRegression", "SGD",
+    "Classifier", "FashionMNIST", "SoftmaxRegression", "MLP", "DropoutMLP", "LeNet", "init_cnn",
+    "cpu", "gpu", "num_gpus", *_aliases,
 ]  # fmt: skip

@@ -11,6 +11,8 @@ repeat.
 from __future__ import annotations
 
 import functools
+import os
+import sys
 
 import numpy as np
 import torch
@@ -24,18 +26,41 @@ from shallownet.data.synthetic import synthetic_data
 
 __all__ = [
     "BookLoader",
-    "FashionMNIST",
+    "FashionMNISTImages",
     "synthetic_data",
     "load_array",
     "load_data_fashion_mnist",
     "get_fashion_mnist_labels",
     "get_dataloader_workers",
+    "image_loader",
     "image_loaders",
+    "QUICK_ENV",
+    "QUICK_EXAMPLES",
+    "quick_limit",
 ]
 
 #: Where the book's ``load_data_fashion_mnist`` keeps the data (``root="../data"``): an
 #: existing copy there is used after shallownet's own places.
 BOOK_DATA_DIR = "../data"
+#: Set to 1 (or yes, true) to train and test on the first examples only.
+QUICK_ENV = "SHALLOWNET_QUICK"
+#: (training, test) examples kept under ``SHALLOWNET_QUICK``.
+QUICK_EXAMPLES = (2048, 512)
+
+
+def quick_limit() -> tuple[int, int] | None:
+    """``QUICK_EXAMPLES`` when ``SHALLOWNET_QUICK`` is set to a true value, else None."""
+    value = os.environ.get(QUICK_ENV, "").strip().lower()
+    if value in ("", "0", "no", "false", "off"):
+        return None
+    return QUICK_EXAMPLES
+
+
+@functools.cache
+def say_quick(package: str, limit: tuple[int, int]) -> None:
+    """Say once per process that ``SHALLOWNET_QUICK`` shortened the data."""
+    print(f"{package}: {QUICK_ENV} is set: training on the first {limit[0]} and testing on the "
+          f"first {limit[1]} images", file=sys.stderr, flush=True)
 
 
 class BookLoader(ArrayLoader):
@@ -66,7 +91,7 @@ def get_dataloader_workers() -> int:
     return 0
 
 
-class FashionMNIST(Dataset):
+class FashionMNISTImages(Dataset):
     """One split of Fashion-MNIST as a ``Dataset``, item by item as torchvision gives it.
 
     Item ``i`` is ``(image, label)``: a float32 tensor (1, H, W) with values
@@ -86,10 +111,11 @@ class FashionMNIST(Dataset):
         return scale_images(self.images[index][None], self.size)[0], int(self.labels[index])
 
 
-@functools.lru_cache(maxsize=1)
-def _fashion_mnist() -> RawImageData:
-    """The stored arrays, found (and verified) once per process."""
-    return locate_dataset("fashion-mnist", also_in=[BOOK_DATA_DIR])
+@functools.lru_cache(maxsize=4)
+def fashion_mnist_arrays(root: str = BOOK_DATA_DIR) -> RawImageData:
+    """The stored arrays, found (and verified) once per process: shallownet's places, then
+    ``root``."""
+    return locate_dataset("fashion-mnist", also_in=[root])
 
 
 def load_data_fashion_mnist(batch_size, resize=None) -> tuple[BookLoader, BookLoader]:
@@ -102,7 +128,35 @@ def load_data_fashion_mnist(batch_size, resize=None) -> tuple[BookLoader, BookLo
     looks (then in the book's ``../data``), and downloaded with checksums
     only when no copy exists.
     """
-    return image_loaders(_fashion_mnist(), batch_size, resize)
+    return image_loaders(fashion_mnist_arrays(), batch_size, resize)
+
+
+def image_loader(images: torch.Tensor, labels: torch.Tensor, batch_size, shuffle: bool,
+                 size: tuple[int, int] | None = None,
+                 loader: type[BookLoader] = BookLoader) -> BookLoader:
+    """Batches of stored uint8 ``images`` (N, H, W) as float32 (B, 1, H', W') in [0, 1] with int64
+    ``labels``, resized to ``size`` a batch at a time; ``.dataset`` gives the same items one by
+    one (:class:`FashionMNISTImages`)."""
+
+    def to_float(batch):
+        batch_images, batch_labels = batch
+        return scale_images(batch_images, size), batch_labels
+
+    return loader(images, labels, batch_size=batch_size, shuffle=shuffle, transform=to_float,
+                  dataset=FashionMNISTImages(images, labels, size))
+
+
+def split_tensors(raw: RawImageData, train: bool,
+                  limit: tuple[int, int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (uint8 images, int64 labels) tensors of one split of ``raw``, the first ``limit[0]``
+    (training) or ``limit[1]`` (test) only when ``limit`` is given. No copy is made."""
+    images, labels = ((raw.train_images, raw.train_labels) if train
+                      else (raw.test_images, raw.test_labels))
+    if limit is not None:
+        keep = limit[0 if train else 1]
+        images, labels = images[:keep], labels[:keep]
+    return (torch.from_numpy(np.ascontiguousarray(images)),
+            torch.from_numpy(labels.astype(np.int64)))
 
 
 def image_loaders(raw: RawImageData, batch_size, resize=None, *,
@@ -112,18 +166,6 @@ def image_loaders(raw: RawImageData, batch_size, resize=None, *,
     describes; ``limit`` keeps only the first (train, test) examples of each split; the
     loaders are of class ``loader``."""
     size = None if resize is None else size_pair(resize)
-
-    def to_float(batch):
-        images, labels = batch
-        return scale_images(images, size), labels
-
-    loaders = []
-    splits = ((raw.train_images, raw.train_labels, True), (raw.test_images, raw.test_labels, False))
-    for k, (images, labels, shuffle) in enumerate(splits):
-        if limit is not None:
-            images, labels = images[:limit[k]], labels[:limit[k]]
-        images = torch.from_numpy(np.ascontiguousarray(images))
-        labels = torch.from_numpy(labels.astype(np.int64))
-        loaders.append(loader(images, labels, batch_size=batch_size, shuffle=shuffle,
-                              transform=to_float, dataset=FashionMNIST(images, labels, size)))
-    return loaders[0], loaders[1]
+    train = image_loader(*split_tensors(raw, True, limit), batch_size, True, size, loader)
+    test = image_loader(*split_tensors(raw, False, limit), batch_size, False, size, loader)
+    return train, test

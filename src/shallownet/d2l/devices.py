@@ -6,7 +6,7 @@ import torch
 
 from shallownet.runtime import mps_available
 
-__all__ = ["try_gpu", "try_all_gpus"]
+__all__ = ["try_gpu", "try_all_gpus", "cpu", "gpu", "num_gpus"]
 
 
 def try_gpu(i: int = 0) -> torch.device:
@@ -24,3 +24,18 @@ def try_all_gpus() -> list[torch.device]:
     if devices:
         return devices
     return [torch.device("mps")] if mps_available() else [torch.device("cpu")]
+
+
+def cpu() -> torch.device:
+    """The CPU device."""
+    return torch.device("cpu")
+
+
+def gpu(i: int = 0) -> torch.device:
+    """CUDA GPU ``i`` (``cuda:i``), whether or not it exists (see :func:`try_gpu`)."""
+    return torch.device(f"cuda:{i}")
+
+
+def num_gpus() -> int:
+    """The number of CUDA GPUs."""
+    return torch.cuda.device_count()

@@ -32,6 +32,7 @@ from shallownet.plots.save import figures_dir, save_figure
 
 __all__ = [
     "output_mode",
+    "on_exit",
     "figure_format",
     "publish",
     "rendered",
@@ -47,6 +48,8 @@ __all__ = [
 _FILE_BACKENDS = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
 
 _state = {"format": "png", "exit_hook": False}
+#: Called at exit before the figures are written (a board draws what it has not drawn yet).
+_exit_callbacks: list = []
 
 
 def _pyplot():
@@ -186,9 +189,17 @@ def rendered(fig):
     return Image(data=buffer.getvalue(), format="png")
 
 
+def on_exit(callback) -> None:
+    """Call ``callback()`` at exit, before the open figures are written or kept."""
+    _pyplot()
+    _exit_callbacks.append(callback)
+
+
 def _at_exit() -> None:
     """File mode: write what is unwritten. Window mode: keep open windows until closed."""
     try:
+        for callback in _exit_callbacks:
+            callback()
         mode = output_mode()
         figures = _open_figures()
         if mode == "file":

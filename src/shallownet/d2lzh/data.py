@@ -24,13 +24,20 @@ from __future__ import annotations
 import functools
 import os
 import random
-import sys
 import warnings
 from pathlib import Path
 
 import torch
 
-from shallownet.d2l.data import BOOK_DATA_DIR, BookLoader, image_loaders
+from shallownet.d2l.data import (
+    BOOK_DATA_DIR,
+    QUICK_ENV,
+    QUICK_EXAMPLES,
+    BookLoader,
+    image_loaders,
+    quick_limit,
+    say_quick,
+)
 from shallownet.data.catalog import get_fashion_mnist_labels, get_spec
 from shallownet.data.locate import RawImageData, fetch_dataset, find_files, locate_dataset
 from shallownet.errors import DatasetNotFoundError, UsageError
@@ -40,10 +47,6 @@ __all__ = ["EditionLoader", "data_iter", "load_data_fashion_mnist", "get_fashion
 
 #: The edition's default ``root``.
 DEFAULT_ROOT = "~/Datasets/FashionMNIST"
-#: Set to 1 (or yes, true) to train and test on the first examples only.
-QUICK_ENV = "SHALLOWNET_QUICK"
-#: (training, test) examples kept under ``SHALLOWNET_QUICK``.
-QUICK_EXAMPLES = (2048, 512)
 
 
 class EditionLoader(BookLoader):
@@ -88,14 +91,6 @@ def data_iter(batch_size, features, labels):
         yield features.index_select(0, j), labels.index_select(0, j)
 
 
-def quick_limit() -> tuple[int, int] | None:
-    """``QUICK_EXAMPLES`` when ``SHALLOWNET_QUICK`` is set to a true value, else None."""
-    value = os.environ.get(QUICK_ENV, "").strip().lower()
-    if value in ("", "0", "no", "false", "off"):
-        return None
-    return QUICK_EXAMPLES
-
-
 @functools.lru_cache(maxsize=4)
 def _fashion_mnist(root: str) -> RawImageData:
     """The stored arrays, found (verified) once per process and ``root`` (see the module)."""
@@ -128,11 +123,5 @@ def load_data_fashion_mnist(batch_size, resize=None, root=DEFAULT_ROOT) -> tuple
     raw = _fashion_mnist(os.fspath(root))
     limit = quick_limit()
     if limit is not None:
-        _say_quick(limit)
+        say_quick("d2lzh", limit)
     return image_loaders(raw, batch_size, resize, limit=limit, loader=EditionLoader)
-
-
-@functools.lru_cache(maxsize=1)
-def _say_quick(limit: tuple[int, int]) -> None:
-    print(f"d2lzh: {QUICK_ENV} is set: training on the first {limit[0]} and testing on the "
-          f"first {limit[1]} images", file=sys.stderr, flush=True)
