@@ -411,3 +411,57 @@ def test_download_all_tries_every_entry_and_reports_each_failure(server, hub, ca
     assert "missing: " in message and "HTTP 404" in message
     assert "bad: " in message and sha1(TEST) in message
     assert contents(cache) == ["a.csv", "z.csv"]
+
+
+# --------------------------------------------------------------------------- the current edition
+
+
+def test_the_current_editions_call_with_a_url_folder_and_sha1(server, hub, cache, capsys):
+    """5.7's call: ``d2l.download(DATA_URL + 'kaggle_house_pred_train.csv', root, sha1_hash=H)``."""
+    url = server.add("/kaggle_house_pred_train.csv", TRAIN)
+    path = d2l.download(url, str(cache), sha1_hash=sha1(TRAIN))
+    assert path == os.path.join(str(cache), "kaggle_house_pred_train.csv")
+    assert Path(path).read_bytes() == TRAIN
+    assert capsys.readouterr().out.startswith(f"Downloading {path} from {url}")
+    server.stop()  # a verified copy needs no network
+    assert d2l.download(url, folder=str(cache), sha1_hash=sha1(TRAIN).upper()) == path
+
+
+def test_a_url_with_the_wrong_sha1_leaves_nothing(server, hub, cache):
+    url = server.add("/x.csv", TRAIN)
+    with pytest.raises(ChecksumError, match="but sha1_hash expects " + "0" * 40):
+        d2l.download(url, str(cache), sha1_hash="0" * 40)
+    assert contents(cache) == []
+    with pytest.raises(UsageError, match="is not a SHA-1"):
+        d2l.download(url, str(cache), sha1_hash="abc")
+
+
+def test_a_url_without_a_sha1_is_downloaded_once(server, hub, cache):
+    url = server.add("/x.csv", TRAIN)
+    path = d2l.download(url, str(cache))
+    assert Path(path).read_bytes() == TRAIN
+    server.stop()
+    assert d2l.download(url, str(cache)) == path
+
+
+def test_a_name_is_still_looked_up_in_the_hub(server, hub, cache):
+    register(server, hub, "house", "/house.csv", TRAIN)
+    assert Path(d2l.download("house", folder=str(cache))).read_bytes() == TRAIN
+
+
+def test_extract_unpacks_beside_or_into_a_folder(tmp_path):
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("inner/x.txt", "x")
+    d2l.extract(str(archive))
+    assert (tmp_path / "inner" / "x.txt").read_text() == "x"
+    d2l.extract(str(archive), str(tmp_path / "elsewhere"))
+    assert (tmp_path / "elsewhere" / "inner" / "x.txt").is_file()
+    bad = tmp_path / "b.tar"
+    with tarfile.open(bad, "w") as t:
+        info = tarfile.TarInfo("../escape.txt")
+        info.size = 1
+        t.addfile(info, io.BytesIO(b"e"))
+    with pytest.raises(DataError, match=r"d2l.extract\(.*refusing to extract"):
+        d2l.extract(str(bad))
+    assert not (tmp_path.parent / "escape.txt").exists()

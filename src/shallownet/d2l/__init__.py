@@ -35,7 +35,14 @@ from shallownet.d2l.data import (
 )
 from shallownet.d2l.datamodule import DataModule, FashionMNIST, SyntheticRegressionData
 from shallownet.d2l.devices import cpu, gpu, num_gpus, try_all_gpus, try_gpu
-from shallownet.d2l.download import DATA_HUB, DATA_URL, download, download_all, download_extract
+from shallownet.d2l.download import (
+    DATA_HUB,
+    DATA_URL,
+    download,
+    download_all,
+    download_extract,
+    extract,
+)
 from shallownet.d2l.figures import plot, plt, set_axes, set_figsize, show_images, use_svg_display
 from shallownet.d2l.hyperparameters import HyperParameters, add_to_class
 from shallownet.d2l.models import (
@@ -73,7 +80,7 @@ __all__ = [
     "evaluate_accuracy", "train_epoch_ch3", "train_ch3", "predict_ch3", "evaluate_loss",
     "use_svg_display", "set_figsize", "set_axes", "plot", "plt", "try_gpu", "try_all_gpus",
     "train_ch6", "evaluate_accuracy_gpu", "BookCheckWarning", "DATA_HUB", "DATA_URL",
-    "download", "download_extract", "download_all",
+    "download", "download_extract", "download_all", "extract",
     # the current edition's object API (d2l 1.0)
     "add_to_class", "HyperParameters", "ProgressBoard", "Module", "DataModule", "Trainer",
     "SyntheticRegressionData", "LinearRegressionScratch", "LinearRegression", "SGD",

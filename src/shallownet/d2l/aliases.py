@@ -12,10 +12,14 @@ __all__ = [
     "ones", "zeros", "tensor", "arange", "meshgrid", "sin", "sinh", "cos", "cosh", "tanh",
     "linspace", "exp", "log", "normal", "rand", "randn", "matmul", "int32", "int64", "float32",
     "concat", "stack", "abs", "eye", "sigmoid", "batch_matmul", "numpy", "size", "reshape", "to",
-    "reduce_sum", "reduce_mean", "argmax", "astype", "transpose",
+    "reduce_sum", "reduce_mean", "argmax", "astype", "transpose", "ones_like", "zeros_like",
+    "expand_dims", "swapaxes", "repeat", "nn_Module",
 ]  # fmt: skip
 
 ones, zeros, tensor, arange = torch.ones, torch.zeros, torch.tensor, torch.arange
+ones_like, zeros_like = torch.ones_like, torch.zeros_like
+#: The base class of the current edition's ``d2l.Module``.
+nn_Module = torch.nn.Module
 meshgrid, linspace, eye = torch.meshgrid, torch.linspace, torch.eye
 sin, sinh, cos, cosh, tanh = torch.sin, torch.sinh, torch.cos, torch.cosh, torch.tanh
 exp, log, abs, sigmoid = torch.exp, torch.log, torch.abs, torch.sigmoid
@@ -68,3 +72,18 @@ def astype(x, *args, **kwargs):
 def transpose(x, *args, **kwargs):
     """``x.t(*args, **kwargs)``."""
     return x.t(*args, **kwargs)
+
+
+def expand_dims(x, *args, **kwargs):
+    """``x.unsqueeze(*args, **kwargs)``."""
+    return x.unsqueeze(*args, **kwargs)
+
+
+def swapaxes(x, *args, **kwargs):
+    """``x.swapaxes(*args, **kwargs)``."""
+    return x.swapaxes(*args, **kwargs)
+
+
+def repeat(x, *args, **kwargs):
+    """``x.repeat(*args, **kwargs)``."""
+    return x.repeat(*args, **kwargs)

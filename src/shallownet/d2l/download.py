@@ -63,6 +63,7 @@ __all__ = [
     "download",
     "download_extract",
     "download_all",
+    "extract",
     "UnknownNameError",
 ]
 
@@ -111,19 +112,29 @@ class UnknownNameError(ShallownetError, KeyError, AssertionError):
         return str(self.args[0]) if self.args else ""
 
 
-def download(name, cache_dir=_DEFAULT_CACHE):
-    """Download ``DATA_HUB[name]`` into ``cache_dir`` unless a verified copy is there.
+def download(name, cache_dir=_DEFAULT_CACHE, sha1_hash=None, *, folder=None):
+    """Download ``DATA_HUB[name]`` (or the URL ``name``) into ``cache_dir`` unless a verified copy
+    is there.
 
-    The file is named after the last part of its URL, and the path returned is
+    Both editions' calls work: the older edition's ``download(name, cache_dir)``
+    with a key of ``DATA_HUB``, and the current edition's ``download(url,
+    folder, sha1_hash=None)`` with an ``http(s)://`` URL (anything else is
+    looked up in ``DATA_HUB``, as the current edition does). The file is named
+    after the last part of its URL, and the path returned is
     ``os.path.join(cache_dir, that name)``, as in the book.
 
     Parameters
     ----------
     name : str
-        A key of ``DATA_HUB``.
+        A key of ``DATA_HUB``, or a URL.
     cache_dir : str or path-like
         The directory of the downloaded files (created when needed); the book's
-        ``../data`` by default, relative to the working directory.
+        ``../data`` by default, relative to the working directory. ``folder=``
+        is the current edition's name for it.
+    sha1_hash : str, optional
+        For a URL: the SHA-1 the file must have. Without it, a copy already
+        in ``cache_dir`` is used as it is (downloads are written whole or not
+        at all), and a new download is not checked.
 
     Returns
     -------
@@ -144,15 +155,19 @@ def download(name, cache_dir=_DEFAULT_CACHE):
     OutputError
         ``cache_dir`` cannot be created or written.
     """
-    url, sha1_hash = _entry(name)
+    if folder is not None:
+        cache_dir = folder
+    url, sha1_hash, source = _url_and_hash(name, sha1_hash)
     fname = os.path.join(cache_dir, _file_name(name, url))
     if os.path.isfile(fname):
+        if sha1_hash is None:
+            return fname
         found = _sha1(fname)
         if found == sha1_hash:
             return fname  # verified copy: no network access
         warnings.warn(
             f"d2l.download({name!r}): {fname} has SHA-1 {found}, not the {sha1_hash} of "
-            f"d2l.DATA_HUB[{name!r}]; downloading it again from {url}.",
+            f"{source}; downloading it again from {url}.",
             stacklevel=2,
         )
     try:
@@ -163,7 +178,7 @@ def download(name, cache_dir=_DEFAULT_CACHE):
             f"({exc.strerror or exc}). Pass another cache_dir, or fix the permissions there."
         ) from exc
     print(f"Downloading {fname} from {url}...")
-    _fetch_checked(name, url, sha1_hash, fname)
+    _fetch_checked(name, url, sha1_hash, fname, source)
     return fname
 
 
@@ -201,30 +216,47 @@ def download_extract(name, folder=None, *, cache_dir=_DEFAULT_CACHE):
     kind, suffix = _archive_kind(name, url)
     fname = download(name, cache_dir)
     base_dir = os.path.dirname(fname)
+    _extract_into(f"d2l.download_extract({name!r})", fname, kind, base_dir,
+                  f"Its SHA-1 is the one in d2l.DATA_HUB[{name!r}], so the entry itself names a "
+                  "file that is not a valid archive: check its URL.")
+    return os.path.join(base_dir, folder) if folder else fname[: -len(suffix)]
+
+
+def extract(filename, folder=None):
+    """Extract the zip or tar archive ``filename`` into ``folder`` (default: beside it).
+
+    The current edition's helper. As :func:`download_extract`, a member that
+    would land outside ``folder`` is refused before anything is extracted.
+    """
+    kind, _ = _archive_kind(os.path.basename(filename), os.fspath(filename))
+    base_dir = os.fspath(folder) if folder is not None else os.path.dirname(filename)
+    _extract_into(f"d2l.extract({os.fspath(filename)!r})", os.fspath(filename), kind,
+                  base_dir, "Download it again.")
+
+
+def _extract_into(call: str, fname: str, kind: str, base_dir: str, advice: str) -> None:
+    """Extract archive ``fname`` (``kind`` zip or tar) into ``base_dir``, refusing escapes."""
     try:
         if kind == "zip":
             with zipfile.ZipFile(fname, "r") as archive:
-                _refuse_escapes(name, fname, base_dir, _zip_members(archive))
+                _refuse_escapes(call, fname, base_dir, _zip_members(archive))
                 archive.extractall(base_dir)
         else:
             with tarfile.open(fname, "r") as archive:
-                _refuse_escapes(name, fname, base_dir, _tar_members(archive))
+                _refuse_escapes(call, fname, base_dir, _tar_members(archive))
                 if hasattr(tarfile, "data_filter"):
                     archive.extractall(base_dir, filter="data")
                 else:  # pragma: no cover - Python without the extraction filters
                     archive.extractall(base_dir)
     except (zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
         raise DataError(
-            f"d2l.download_extract({name!r}): {fname} cannot be extracted as a {kind} "
-            f"archive ({exc}). Its SHA-1 is the one in d2l.DATA_HUB[{name!r}], so the entry "
-            "itself names a file that is not a valid archive: check its URL."
+            f"{call}: {fname} cannot be extracted as a {kind} archive ({exc}). {advice}"
         ) from exc
     except OSError as exc:
         raise OutputError(
-            f"d2l.download_extract({name!r}): cannot extract {fname} into {base_dir} "
+            f"{call}: cannot extract {fname} into {base_dir} "
             f"({exc.strerror or exc}). Free space or fix the permissions there."
         ) from exc
-    return os.path.join(base_dir, folder) if folder else fname[: -len(suffix)]
 
 
 def download_all(*, cache_dir=_DEFAULT_CACHE):
@@ -248,6 +280,23 @@ def download_all(*, cache_dir=_DEFAULT_CACHE):
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _is_url(name) -> bool:
+    return isinstance(name, str) and name.lower().startswith(("http://", "https://"))
+
+
+def _url_and_hash(name, sha1_hash) -> tuple[str, str | None, str]:
+    """(url, lower-case sha1 or None, where the hash comes from, for messages)."""
+    if not _is_url(name):
+        url, sha1 = _entry(name)
+        return url, sha1, f"d2l.DATA_HUB[{name!r}]"
+    if sha1_hash is None:
+        return name, None, "sha1_hash"
+    if not (isinstance(sha1_hash, str) and _SHA1.fullmatch(sha1_hash.strip().lower())):
+        raise UsageError(f"d2l.download({name!r}): sha1_hash={sha1_hash!r} is not a SHA-1 "
+                         "(40 hexadecimal digits); `sha1sum FILE` prints a file's.")
+    return name, sha1_hash.strip().lower(), "sha1_hash"
 
 
 def _entry(name) -> tuple[str, str]:
@@ -304,8 +353,10 @@ def _sha1(path) -> str:
     return digest.hexdigest()
 
 
-def _fetch_checked(name: str, url: str, sha1_hash: str, fname: str) -> None:
-    """Download ``url`` into a ``.part`` file beside ``fname``, check it, rename it to ``fname``."""
+def _fetch_checked(name: str, url: str, sha1_hash: str | None, fname: str,
+                   source: str) -> None:
+    """Download ``url`` into a ``.part`` file beside ``fname``, check it against ``sha1_hash``
+    (taken from ``source``) when there is one, rename it to ``fname``."""
     directory, base = os.path.split(fname)
     try:
         fd, part = tempfile.mkstemp(prefix=f".{base}.", suffix=".part", dir=directory or ".")
@@ -322,18 +373,19 @@ def _fetch_checked(name: str, url: str, sha1_hash: str, fname: str) -> None:
         except DownloadError as exc:
             raise DownloadError(
                 f"d2l.download({name!r}) could not download {url}: {_reason(exc, url)}. "
-                f"Nothing was saved as {fname}. Check the network connection and the URL in "
-                f"d2l.DATA_HUB[{name!r}], then run it again; or download the file by hand "
-                f"and put it at {fname} (its SHA-1 must be {sha1_hash})."
+                f"Nothing was saved as {fname}. Check the network connection and the URL"
+                + (f" in {source}" if source.startswith("d2l.DATA_HUB") else "")
+                + f", then run it again; or download the file by hand and put it at {fname}"
+                + (f" (its SHA-1 must be {sha1_hash})." if sha1_hash else ".")
             ) from exc
-        got = _sha1(part)
+        got = _sha1(part) if sha1_hash is not None else None
         if got != sha1_hash:
             raise ChecksumError(
                 f"d2l.download({name!r}): the file downloaded from {url} has SHA-1 {got}, "
-                f"but d2l.DATA_HUB[{name!r}] expects {sha1_hash}; it was not saved as "
+                f"but {source} expects {sha1_hash}; it was not saved as "
                 f"{fname}. The transfer may have been corrupted, or the file changed "
                 "on the server: run it again, and if the mismatch persists check the URL and "
-                f"the SHA-1 in d2l.DATA_HUB[{name!r}]."
+                f"the SHA-1 in {source}."
             )
         try:
             os.replace(part, fname)
@@ -376,7 +428,7 @@ def _tar_members(archive: tarfile.TarFile):
             yield member.name, None, None
 
 
-def _refuse_escapes(name: str, fname: str, base_dir: str, members) -> None:
+def _refuse_escapes(call: str, fname: str, base_dir: str, members) -> None:
     """Raise DataError if any member would be written (or link) outside ``base_dir``."""
     root = os.path.realpath(base_dir or ".")
     for member, link, problem in members:
@@ -386,10 +438,9 @@ def _refuse_escapes(name: str, fname: str, base_dir: str, members) -> None:
             problem = f"links to {link!r}, outside the folder"
         if problem is not None:
             raise DataError(
-                f"d2l.download_extract({name!r}): refusing to extract {fname}: its member "
+                f"{call}: refusing to extract {fname}: its member "
                 f"{member!r} {problem} ({base_dir or '.'}). Nothing was extracted. The archive "
-                "is unsafe: delete it and check the URL in "
-                f"d2l.DATA_HUB[{name!r}]."
+                "is unsafe: delete it and check where it came from."
             )
 
 
