@@ -135,7 +135,7 @@ def tiny_fashion_mnist(tmp_path, monkeypatch):
     files = write_tiny_dataset(tmp_path / "tiny")
     raw = locate_dataset(FASHION_MNIST, data_dir=tmp_path / "tiny", verify=False,
                          download_missing=False)
-    monkeypatch.setattr(d2l_data, "_fashion_mnist", lambda: raw)
+    monkeypatch.setattr(d2l_data, "fashion_mnist_arrays", lambda root=None: raw)
     return {key: read_idx(path) for key, path in files.items()}
 
 
@@ -278,7 +278,7 @@ def test_the_book_data_directory_is_used(book_copy, monkeypatch):
     (book_copy.parent / "notebooks").mkdir()
     monkeypatch.chdir(book_copy.parent / "notebooks")  # the book's root="../data"
     monkeypatch.setattr("shallownet.data.locate._download_into", no_network)
-    found = d2l_data._fashion_mnist.__wrapped__()
+    found = d2l_data.fashion_mnist_arrays.__wrapped__()
     assert found.source == "local"
     assert found.directory.resolve() == (book_copy / "FashionMNIST" / "raw").resolve()
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from shallownet import d2lzh as d2l
+from shallownet.d2l.data import say_quick
 from shallownet.d2lzh import data as d2lzh_data
 from shallownet.data import catalog
 from shallownet.errors import ChecksumError, UsageError
@@ -25,7 +26,7 @@ def realdata(test):
 def fresh_lookup(monkeypatch, tmp_path):
     """Each test looks for the data anew, from a directory without ``../data``."""
     d2lzh_data._fashion_mnist.cache_clear()
-    d2lzh_data._say_quick.cache_clear()
+    say_quick.cache_clear()
     (tmp_path / "work").mkdir()
     monkeypatch.chdir(tmp_path / "work")
     monkeypatch.delenv(d2lzh_data.QUICK_ENV, raising=False)
