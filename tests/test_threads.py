@@ -71,3 +71,27 @@ def test_a_busy_process_beside_training_takes_a_core_away(monkeypatch):
         loop.kill()
         loop.wait()
         policy.stop()
+
+
+def test_adapting_sets_the_count_for_its_block_and_nested_blocks_share_one_policy(monkeypatch):
+    monkeypatch.setenv(threads.THREADS_ENV, "1")
+    before = torch.get_num_threads()
+    threads.keep_up()  # outside any block: nothing to follow
+    assert torch.get_num_threads() == before
+    with threads.adapting() as outer:
+        assert torch.get_num_threads() == 1
+        with threads.adapting() as inner:
+            assert inner is outer
+            threads.keep_up()
+        assert torch.get_num_threads() == 1  # the inner block's end does not stop the policy
+    assert torch.get_num_threads() == before
+
+
+def test_adapting_puts_the_count_back_when_the_block_raises(monkeypatch):
+    monkeypatch.setenv(threads.THREADS_ENV, "1")
+    before = torch.get_num_threads()
+    with pytest.raises(KeyError), threads.adapting():
+        raise KeyError("boom")
+    assert torch.get_num_threads() == before
+    with threads.adapting() as policy:  # a fresh policy after the failed block
+        assert policy.history == [1]

@@ -18,18 +18,24 @@ a second, so a neighbour that starts or stops during a run is followed.
 A number (``threads=2``, ``--threads 2``, ``SHALLOWNET_THREADS=2``) fixes
 the count instead; so does ``OMP_NUM_THREADS`` set in the environment.
 Where ``/proc/stat`` is missing (not Linux) the count stays torch's default.
+
+Loops that are not :class:`~shallownet.training.Trainer`'s (the book's
+``train_ch3``, ``d2l.Trainer``) run inside :func:`adapting` and call
+:func:`keep_up` once a batch.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
 from shallownet.errors import Hint, UsageError
 
-__all__ = ["ThreadPolicy", "THREADS_ENV", "other_load"]
+__all__ = ["ThreadPolicy", "THREADS_ENV", "adapting", "keep_up", "other_load"]
 
 THREADS_ENV = "SHALLOWNET_THREADS"
 _INTERVAL = 0.1  # seconds between two looks at the machine
@@ -129,3 +135,33 @@ class ThreadPolicy:
             torch.set_num_threads(count)
         if not self.history or self.history[-1] != count:
             self.history.append(count)
+
+
+_active: ThreadPolicy | None = None  # the policy of the innermost adapting() block
+
+
+@contextmanager
+def adapting(threads: str | int = "auto") -> Iterator[ThreadPolicy]:
+    """Run the block under a :class:`ThreadPolicy` (started here, stopped at the end).
+
+    Inside a block that is already adapting, the outer block's policy serves.
+    """
+    global _active
+    if _active is not None:
+        yield _active
+        return
+    policy = ThreadPolicy(threads)
+    policy.start()
+    _active = policy
+    try:
+        yield policy
+    finally:
+        _active = None
+        policy.stop()
+
+
+def keep_up() -> None:
+    """Let the active :func:`adapting` policy look at the machine again (cheap: at most every
+    0.1 s it reads ``/proc/stat``); nothing outside such a block."""
+    if _active is not None:
+        _active.update()

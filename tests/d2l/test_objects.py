@@ -218,6 +218,26 @@ def test_the_printed_line_is_the_mean_of_the_epochs_points(capsys):
     assert f"val acc {model.board.data['val_acc'][0].y:.3f}" in line
 
 
+def test_fit_runs_under_the_thread_policy_and_puts_the_count_back(monkeypatch, capsys):
+    before = torch.get_num_threads()
+    wanted = 2 if before == 1 else 1
+    monkeypatch.setenv("SHALLOWNET_THREADS", str(wanted))  # fixes the policy's count
+    seen = []
+
+    class Counting(Recorder):
+        def training_step(self, batch):
+            seen.append(torch.get_num_threads())
+            return super().training_step(batch)
+
+        def validation_step(self, batch):
+            seen.append(torch.get_num_threads())
+            super().validation_step(batch)
+
+    d2l.Trainer(max_epochs=2).fit(Counting([]), Points())
+    assert seen and set(seen) == {wanted}
+    assert torch.get_num_threads() == before
+
+
 def test_fit_without_validation_data(capsys):
     class TrainOnly(Points):
         def val_dataloader(self):

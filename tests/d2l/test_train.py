@@ -259,6 +259,21 @@ def test_train_ch3_prints_a_line_per_epoch_and_returns_none(capsys, figure_files
     assert written(figure_files) == [f"{SCRIPT}-1-animator.png"]
 
 
+def test_train_ch3_runs_under_the_thread_policy_and_puts_the_count_back(monkeypatch, capsys):
+    before = torch.get_num_threads()
+    wanted = 2 if before == 1 else 1
+    monkeypatch.setenv("SHALLOWNET_THREADS", str(wanted))  # fixes the policy's count
+    seen = []
+    net = softmax_net()
+    net.register_forward_pre_hook(lambda module, args: seen.append(torch.get_num_threads()))
+    train_iter, test_iter = loaders(classification())
+    with pytest.warns(d2l.BookCheckWarning):
+        d2l.train_ch3(net, train_iter, test_iter, nn.CrossEntropyLoss(reduction="none"), 2,
+                      torch.optim.SGD(net.parameters(), lr=0.1))
+    assert len(seen) == 2 * 8 and set(seen) == {wanted}  # 4 training + 4 test batches an epoch
+    assert torch.get_num_threads() == before
+
+
 def test_train_ch3_below_the_books_checks_warns_and_says_why(capsys):
     net = softmax_net()
     train_iter, test_iter = loaders(classification())

@@ -28,6 +28,7 @@ from shallownet.d2l.data import get_fashion_mnist_labels
 from shallownet.d2l.figures import show_images
 from shallownet.errors import TrainingDiverged, UsageError
 from shallownet.metrics import Timer, count_correct
+from shallownet.threads import adapting, keep_up
 from shallownet.training.printing import format_epoch
 
 __all__ = [
@@ -114,8 +115,9 @@ def _accuracy(net, data_iter, device, what: str) -> float:
     if isinstance(net, nn.Module):
         net.eval()
     correct, examples = [], 0
-    with torch.no_grad():
+    with torch.no_grad(), adapting():
         for X, y in data_iter:
+            keep_up()
             X, y = _to(X, device), _to(y, device)
             correct.append(count_correct(net(X), y))
             examples += y.numel()
@@ -145,8 +147,9 @@ def evaluate_loss(net, data_iter, loss) -> float:
     if was_training:
         net.eval()
     sums, count = [], 0
-    with torch.no_grad():
+    with torch.no_grad(), adapting():
         for X, y in data_iter:
+            keep_up()
             X, y = _to(X, device), _to(y, device)
             out = net(X)
             y = y.reshape(out.shape)
@@ -178,22 +181,24 @@ def train_epoch_ch3(net, train_iter, loss, updater) -> tuple[float, float]:
     device = _device(net)
     optimizer = _is_optimizer(updater)
     losses, correct, examples = [], [], 0
-    for X, y in train_iter:
-        X, y = _to(X, device), _to(y, device)
-        y_hat = net(X)
-        batch_loss = loss(y_hat, y)
-        batch = X.shape[0] if hasattr(X, "shape") else len(y)
-        summed = _summed(batch_loss, loss, batch)
-        if optimizer:
-            updater.zero_grad()
-            (summed / batch).backward()
-            updater.step()
-        else:
-            summed.backward()
-            updater(batch)
-        losses.append(summed.detach())
-        correct.append(count_correct(y_hat.detach(), y))
-        examples += y.numel()
+    with adapting():  # the thread count follows the load (shallownet.threads)
+        for X, y in train_iter:
+            keep_up()
+            X, y = _to(X, device), _to(y, device)
+            y_hat = net(X)
+            batch_loss = loss(y_hat, y)
+            batch = X.shape[0] if hasattr(X, "shape") else len(y)
+            summed = _summed(batch_loss, loss, batch)
+            if optimizer:
+                updater.zero_grad()
+                (summed / batch).backward()
+                updater.step()
+            else:
+                summed.backward()
+                updater(batch)
+            losses.append(summed.detach())
+            correct.append(count_correct(y_hat.detach(), y))
+            examples += y.numel()
     if examples == 0:
         raise _no_batches("train_epoch_ch3")
     return _total(losses) / examples, _total(correct) / examples
@@ -248,16 +253,17 @@ def train_ch3(net, train_iter, test_iter, loss, num_epochs, updater) -> None:
     _check_epochs(num_epochs)
     animator = Animator(xlabel="epoch", xlim=_epoch_range(num_epochs), ylim=[0.3, 0.9],
                         legend=["train loss", "train acc", "test acc"])
-    for epoch in range(1, num_epochs + 1):
-        start = time.perf_counter()
-        train_loss, train_acc = train_epoch_ch3(net, train_iter, loss, updater)
-        if not math.isfinite(train_loss):
-            raise _diverged(epoch, train_loss, updater)
-        test_acc = evaluate_accuracy(net, test_iter)
-        animator.add(epoch, (train_loss, train_acc, test_acc))
-        record = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
-                  "test_acc": test_acc, "seconds": time.perf_counter() - start}
-        print(format_epoch(record, num_epochs), flush=True)
+    with adapting():  # the thread count follows the load (shallownet.threads)
+        for epoch in range(1, num_epochs + 1):
+            start = time.perf_counter()
+            train_loss, train_acc = train_epoch_ch3(net, train_iter, loss, updater)
+            if not math.isfinite(train_loss):
+                raise _diverged(epoch, train_loss, updater)
+            test_acc = evaluate_accuracy(net, test_iter)
+            animator.add(epoch, (train_loss, train_acc, test_acc))
+            record = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
+                      "test_acc": test_acc, "seconds": time.perf_counter() - start}
+            print(format_epoch(record, num_epochs), flush=True)
     _book_checks(train_loss, train_acc, test_acc, num_epochs)
 
 
@@ -313,34 +319,36 @@ def train_ch6(net, train_iter, test_iter, num_epochs, lr, device) -> None:
     if num_batches == 0:
         raise _no_batches("train_ch6")
     every = max(1, num_batches // 5)
-    for epoch in range(num_epochs):
-        start = time.perf_counter()
-        losses, correct, examples = [], [], 0
-        net.train()
-        timer.start()
-        for i, (X, y) in enumerate(train_iter):
-            optimizer.zero_grad()
-            X, y = X.to(device), y.to(device)
-            y_hat = net(X)
-            batch_loss = loss(y_hat, y)
-            batch_loss.backward()
-            optimizer.step()
-            losses.append(batch_loss.detach() * X.shape[0])
-            correct.append(count_correct(y_hat.detach(), y))
-            examples += X.shape[0]
-            if (i + 1) % every == 0 or i == num_batches - 1:
-                # Reading the sums waits for the device, so the timer counts finished work.
-                train_l, train_acc = _total(losses) / examples, _total(correct) / examples
-                timer.stop()
-                if not math.isfinite(train_l):
-                    raise _diverged(epoch + 1, train_l, optimizer)
-                animator.add(epoch + (i + 1) / num_batches, (train_l, train_acc, None))
-                if i < num_batches - 1:
-                    timer.start()
-        test_acc = evaluate_accuracy_gpu(net, test_iter)
-        animator.add(epoch + 1, (None, None, test_acc))
-        record = {"epoch": epoch + 1, "train_loss": train_l, "train_acc": train_acc,
-                  "test_acc": test_acc, "seconds": time.perf_counter() - start}
-        print(format_epoch(record, num_epochs), flush=True)
+    with adapting():  # the thread count follows the load (shallownet.threads)
+        for epoch in range(num_epochs):
+            start = time.perf_counter()
+            losses, correct, examples = [], [], 0
+            net.train()
+            timer.start()
+            for i, (X, y) in enumerate(train_iter):
+                keep_up()
+                optimizer.zero_grad()
+                X, y = X.to(device), y.to(device)
+                y_hat = net(X)
+                batch_loss = loss(y_hat, y)
+                batch_loss.backward()
+                optimizer.step()
+                losses.append(batch_loss.detach() * X.shape[0])
+                correct.append(count_correct(y_hat.detach(), y))
+                examples += X.shape[0]
+                if (i + 1) % every == 0 or i == num_batches - 1:
+                    # Reading the sums waits for the device, so the timer counts finished work.
+                    train_l, train_acc = _total(losses) / examples, _total(correct) / examples
+                    timer.stop()
+                    if not math.isfinite(train_l):
+                        raise _diverged(epoch + 1, train_l, optimizer)
+                    animator.add(epoch + (i + 1) / num_batches, (train_l, train_acc, None))
+                    if i < num_batches - 1:
+                        timer.start()
+            test_acc = evaluate_accuracy_gpu(net, test_iter)
+            animator.add(epoch + 1, (None, None, test_acc))
+            record = {"epoch": epoch + 1, "train_loss": train_l, "train_acc": train_acc,
+                      "test_acc": test_acc, "seconds": time.perf_counter() - start}
+            print(format_epoch(record, num_epochs), flush=True)
     print(f"loss {train_l:.3f}, train acc {train_acc:.3f}, test acc {test_acc:.3f}")
     print(f"{examples * num_epochs / timer.sum():.1f} examples/sec on {device}")

@@ -12,6 +12,9 @@ new points on the model's board (``epoch 3/10  train loss 0.5123  val loss
 0.5301  val acc 0.812  (1.1 s)``), a loss that becomes nan or inf stops
 training with :class:`~shallownet.errors.TrainingDiverged`, and the board is
 drawn once more when ``fit`` ends so that the figure shows every point.
+On the CPU, torch gets the cores other processes leave free, looked at
+again during the epoch (:mod:`shallownet.threads`), so that a busy machine
+does not slow training several times over.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from shallownet.d2l.devices import num_gpus as _available_gpus
 from shallownet.d2l.hyperparameters import HyperParameters
 from shallownet.errors import Hint, TrainingDiverged, UsageError
 from shallownet.runtime import mps_available
+from shallownet.threads import adapting, keep_up
 from shallownet.training.printing import format_epoch
 
 __all__ = ["Trainer", "SGD"]
@@ -83,11 +87,12 @@ class Trainer(HyperParameters):
         self.train_batch_idx = 0
         self.val_batch_idx = 0
         try:
-            for self.epoch in range(self.max_epochs):  # noqa: B020 (the book's loop)
-                before = {label: len(line) for label, line in model.board.data.items()}
-                start = time.perf_counter()
-                self.fit_epoch()
-                self._report(before, time.perf_counter() - start)
+            with adapting():  # the thread count follows the load (shallownet.threads)
+                for self.epoch in range(self.max_epochs):  # noqa: B020 (the book's loop)
+                    before = {label: len(line) for label, line in model.board.data.items()}
+                    start = time.perf_counter()
+                    self.fit_epoch()
+                    self._report(before, time.perf_counter() - start)
         finally:
             model.board.flush()
 
@@ -99,8 +104,13 @@ class Trainer(HyperParameters):
 
     def fit_epoch(self):
         """One pass over the training batches (with updates), then over the validation ones."""
+        with adapting():
+            self._train_and_validate()
+
+    def _train_and_validate(self):
         self.model.train()
         for batch in self.train_dataloader:
+            keep_up()
             loss = self.model.training_step(self.prepare_batch(batch))
             self.optim.zero_grad()
             # As in the book, the update runs without autograd, so an optimiser written from
@@ -115,6 +125,7 @@ class Trainer(HyperParameters):
             return
         self.model.eval()
         for batch in self.val_dataloader:
+            keep_up()
             with torch.no_grad():
                 self.model.validation_step(self.prepare_batch(batch))
             self.val_batch_idx += 1
