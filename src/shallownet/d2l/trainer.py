@@ -103,11 +103,9 @@ class Trainer(HyperParameters):
         return batch
 
     def fit_epoch(self):
-        """One pass over the training batches (with updates), then over the validation ones."""
-        with adapting():
-            self._train_and_validate()
+        """One pass over the training batches (with updates), then over the validation ones.
 
-    def _train_and_validate(self):
+        Inside :meth:`fit`, ``keep_up`` lets the thread count follow the machine's load."""
         self.model.train()
         for batch in self.train_dataloader:
             keep_up()
